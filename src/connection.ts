@@ -1,0 +1,139 @@
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
+import { KVError, KVTypeError, isKVError, toKVError } from './errors';
+import type { ResolvedDatabaseOptions } from './options';
+import { describe } from './validate';
+
+/** `:memory:`, or a file path with `~` expanded. */
+export function resolveDatabasePath(path: unknown): string {
+  if (typeof path !== 'string' || path === '') {
+    throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `database path must be a non-empty string, got ${describe(path)}`);
+  }
+  if (path === ':memory:') return path;
+  if (path === '~') return homedir();
+  if (path.startsWith('~/')) return join(homedir(), path.slice(2));
+  return resolve(path);
+}
+
+/**
+ * One SQLite connection: the better-sqlite3 handle, the Drizzle database on
+ * top of it, and the transactions every write goes through.
+ */
+export class Connection {
+  /** The driver's handle. */
+  readonly client: Database.Database;
+  /** Drizzle over {@link Connection.client}; repositories build their queries on it. */
+  readonly db: BetterSQLite3Database;
+  /** Whether the connection was opened read-only. */
+  readonly readonly: boolean;
+
+  constructor(client: Database.Database, readonly: boolean) {
+    this.client = client;
+    this.db = drizzle({ client });
+    this.readonly = readonly;
+  }
+
+  /**
+   * Runs `fn` in an IMMEDIATE transaction: the write lock is taken before the
+   * first read, so a read-modify-write can never fail half-way with
+   * SQLITE_BUSY (as a DEFERRED one does when another process wrote between
+   * its read and its write). Nested calls become savepoints.
+   *
+   * `fn` must be synchronous. A promise returned by it (an async callback)
+   * is refused and what ran before its first `await` is rolled back, since
+   * the rest would run outside the transaction.
+   */
+  immediate<T>(fn: () => T): T {
+    return this.client
+      .transaction(() => {
+        const result = fn();
+        if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+          (result as PromiseLike<unknown>).then(undefined, () => undefined);
+          throw new KVTypeError(
+            'ERR_KV_INVALID_ARGUMENT',
+            'transaction: the callback returned a promise; transactions are synchronous, so it was rolled back',
+          );
+        }
+        return result;
+      })
+      .immediate();
+  }
+
+  /** Runs reads in one DEFERRED transaction: one consistent snapshot, no write lock. */
+  snapshot<T>(fn: () => T): T {
+    return this.client.transaction(fn).deferred();
+  }
+
+  get open(): boolean {
+    return this.client.open;
+  }
+
+  close(): void {
+    if (this.client.open) this.client.close();
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Runs `fn`, retrying while SQLite reports SQLITE_BUSY, for up to `timeout` ms.
+ *
+ * Switching a new file to WAL needs an exclusive lock, and SQLite answers
+ * SQLITE_BUSY at once, without calling the busy handler, when another
+ * process is switching or recovering the same file. This happens when many
+ * processes open a fresh file together; waiting a moment and retrying is
+ * the remedy.
+ */
+function retryWhileBusy(timeout: number, fn: () => void): void {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    try {
+      fn();
+      return;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw err;
+      Atomics.wait(sleeper, 0, 0, 2 + Math.random() * 8);
+    }
+  }
+}
+
+/**
+ * Opens `path` and applies the connection settings kv-cache uses, on every
+ * connection (some pragmas are per connection, not stored in the file):
+ * WAL (readers never wait for the writer), `synchronous=NORMAL` (no fsync per
+ * commit; survives process crashes, may lose the last commits on power loss),
+ * a busy timeout, a 128 MiB page cache and 512 MiB of memory-mapped I/O.
+ *
+ * Refuses a file that is not an SQLite database before anything is written to it.
+ */
+export function openConnection(path: string, options: ResolvedDatabaseOptions): Connection {
+  const { readonly, timeout } = options;
+  let client: Database.Database | undefined;
+  try {
+    if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    client = new Database(path, { readonly, fileMustExist: readonly, timeout });
+    const db = client;
+    retryWhileBusy(timeout, () => {
+      // A read first: on a file that is not SQLite it fails before any write (WAL switch) happens.
+      const mode = db.pragma('journal_mode', { simple: true });
+      if (!readonly && mode !== 'wal' && path !== ':memory:') {
+        db.pragma('page_size = 4096'); // only takes effect on a new, empty file
+        db.pragma('journal_mode = WAL');
+      }
+    });
+    client.pragma('synchronous = NORMAL');
+    client.pragma('cache_size = -131072');
+    client.pragma('mmap_size = 536870912');
+    return new Connection(client, readonly);
+  } catch (err) {
+    client?.close();
+    const mapped = toKVError(err, `open ${path}`);
+    if (isKVError(mapped)) throw mapped;
+    // File-system errors (a parent that is a file, no permission…) and the driver's own TypeErrors.
+    throw new KVError('ERR_KV_CANT_OPEN', `open ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,133 @@
+import { type Connection, openConnection, resolveDatabasePath } from './connection';
+import { KVError, KVTypeError, toKVError } from './errors';
+import { assertDatabaseSupported, dropStore } from './migrator';
+import { assertStoreName } from './names';
+import { type KVDatabaseOptions, type KVStoreOptions, resolveDatabaseOptions, resolveStoreOptions } from './options';
+import { Registry, type StoreRecord } from './registry';
+import { KVStore } from './store';
+import { describe } from './validate';
+
+/** A store as listed by {@link KVDatabase.stores}. */
+export type StoreInfo = StoreRecord;
+
+/**
+ * One SQLite file holding any number of named stores, each its own table,
+ * all sharing this one connection.
+ *
+ * @example
+ * ```ts
+ * using db = new KVDatabase('app.db');
+ * const users = db.store('users');
+ * const sessions = db.store('sessions', { defaultTtl: 3600 });
+ * db.stores().map((s) => s.name); // ['sessions', 'users']
+ * ```
+ */
+export class KVDatabase implements Disposable {
+  /** The file's resolved path (or `':memory:'`). */
+  readonly path: string;
+  #connection: Connection | undefined;
+  readonly #open = new Set<KVStore<unknown>>();
+
+  /**
+   * Opens (creating if needed) the SQLite file at `path`. Parent folders are
+   * created, `~` is expanded; `':memory:'` is a private in-memory database.
+   * Opening creates no table: stores are created when first opened.
+   */
+  constructor(path: string, options?: KVDatabaseOptions) {
+    const resolved = resolveDatabaseOptions(options);
+    this.path = resolveDatabasePath(path);
+    const connection = openConnection(this.path, resolved);
+    try {
+      assertDatabaseSupported(connection);
+    } catch (err) {
+      connection.close();
+      throw toKVError(err, `open ${this.path}`);
+    }
+    this.#connection = connection;
+  }
+
+  /**
+   * Opens (creating if needed) the store `name` on this file's connection.
+   * Stores of different names are fully independent.
+   */
+  store<V = unknown>(name: string, options?: KVStoreOptions): KVStore<V> {
+    const connection = this.#use('store');
+    assertStoreName(name);
+    const store = new KVStore<V>({
+      connection,
+      table: name,
+      options: resolveStoreOptions(options),
+      ownsConnection: false,
+      onClose: (closed) => this.#open.delete(closed as KVStore<unknown>),
+    });
+    this.#open.add(store as KVStore<unknown>);
+    return store;
+  }
+
+  /** The stores in the file, by name, with their format version and serializer. */
+  stores(): StoreInfo[] {
+    const registry = new Registry(this.#use('stores'));
+    try {
+      return registry.databaseVersion() === 0 ? [] : registry.list();
+    } catch (err) {
+      throw toKVError(err, 'stores');
+    }
+  }
+
+  /**
+   * Deletes the store `name` and all its entries. Open handles on it are closed.
+   *
+   * @returns whether the store existed
+   */
+  drop(name: string): boolean {
+    const connection = this.#use('drop');
+    assertStoreName(name);
+    for (const store of this.#open) if (store.name === name) store.close();
+    try {
+      return dropStore(connection, name);
+    } catch (err) {
+      throw toKVError(err, 'drop');
+    }
+  }
+
+  /**
+   * Runs `fn` in one IMMEDIATE transaction, so writes to several stores of
+   * this file are atomic together. `fn` must be synchronous.
+   */
+  transaction<T>(fn: () => T): T {
+    const connection = this.#use('transaction');
+    if (typeof fn !== 'function') {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `transaction: expected a function, got ${describe(fn)}`);
+    }
+    try {
+      return connection.immediate(fn);
+    } catch (err) {
+      throw toKVError(err, 'transaction');
+    }
+  }
+
+  /** Whether {@link KVDatabase.close} has been called. */
+  get closed(): boolean {
+    return this.#connection === undefined;
+  }
+
+  /** Closes every store opened from this database, then the file. Closing twice is harmless. */
+  close(): void {
+    const connection = this.#connection;
+    if (connection === undefined) return;
+    for (const store of [...this.#open]) store.close();
+    this.#connection = undefined;
+    connection.close();
+  }
+
+  /** Closes the database at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #use(operation: string): Connection {
+    const connection = this.#connection;
+    if (connection === undefined) throw new KVError('ERR_KV_CLOSED', `${operation}: the database ${this.path} is closed`);
+    return connection;
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * drizzle-kv: a fast, persistent key-value store and function-result cache
+ * on SQLite, built on drizzle-orm and better-sqlite3.
+ *
+ * @packageDocumentation
+ */
+export { KVStore } from './store';
+export type { EntriesOptions, ListOptions } from './store';
+export { KVDatabase } from './database';
+export type { StoreInfo } from './database';
+export type { Clock, KVDatabaseOptions, KVStoreFileOptions, KVStoreOptions } from './options';
+export type { Ttl } from './validate';
+export { jsonSerializer, v8Serializer } from './serializer';
+export type { Serializer, SerializerOption } from './serializer';
+export { KVError, KVRangeError, KVTypeError, isKVError } from './errors';
+export type { AnyKVError, KVErrorCode, KVErrorOptions } from './errors';
+export { kvTable, expiryIndexName } from './schema/store';
+export type { EncodedValue, KVRow, KVTable } from './schema/store';
+export { kvMeta, kvStores } from './schema/database';
+export { DATABASE_FORMAT_VERSION, STORE_FORMAT_VERSION } from './migrator';

@@ -1,0 +1,143 @@
+import { databaseSteps } from '../migrations/database';
+import type { MigrationStep } from '../migrations/step';
+import { storeSteps } from '../migrations/store';
+import type { Connection } from './connection';
+import { KVError } from './errors';
+import { Registry, type StoreProbe, type StoreRecord } from './registry';
+import { STORE_TEMPLATE_NAME, expiryIndexName } from './schema/store';
+
+/** The ordered steps of both format levels. */
+export interface Format {
+  readonly database: readonly MigrationStep[];
+  readonly store: readonly MigrationStep[];
+}
+
+/** The format this library writes. */
+export const CURRENT_FORMAT: Format = { database: databaseSteps, store: storeSteps };
+
+/** The database-level format version this library writes. */
+export const DATABASE_FORMAT_VERSION = databaseSteps.length;
+/** The per-store format version this library writes. */
+export const STORE_FORMAT_VERSION = storeSteps.length;
+
+function tooNew(what: string, found: number, supported: number): KVError {
+  return new KVError(
+    'ERR_KV_FORMAT_TOO_NEW',
+    `${what} is in format version ${found}, newer than the version ${supported} this drizzle-kv supports; upgrade drizzle-kv to open it`,
+  );
+}
+
+function apply(conn: Connection, steps: readonly MigrationStep[], from: number, table?: string): void {
+  for (const step of steps.slice(from)) {
+    for (const statement of step.statements) {
+      conn.client.exec(table === undefined ? statement : statement.replaceAll(STORE_TEMPLATE_NAME, table));
+    }
+  }
+}
+
+/** Whether a probed store is ready to use as is: nothing to migrate, nothing to refuse. */
+function isCurrent(probe: StoreProbe, name: string, serializer: string, format: Format): boolean {
+  return (
+    probe.databaseVersion === format.database.length &&
+    probe.version === format.store.length &&
+    probe.name === name &&
+    probe.serializer === serializer
+  );
+}
+
+/** The refusals that need no lock: a format too new, another serializer, a name in another case. */
+function checkProbe(
+  probe: StoreProbe | StoreRecord,
+  name: string,
+  serializer: string,
+  format: Format,
+): void {
+  if ('databaseVersion' in probe && probe.databaseVersion !== null && probe.databaseVersion > format.database.length) {
+    throw tooNew('the database file', probe.databaseVersion, format.database.length);
+  }
+  if (probe.version > format.store.length) throw tooNew(`store "${probe.name}"`, probe.version, format.store.length);
+  if (probe.name !== name) {
+    throw new KVError(
+      'ERR_KV_INVALID_NAME',
+      `store "${name}" differs only in case from the existing store "${probe.name}"; SQLite table names ignore case`,
+    );
+  }
+  if (probe.serializer !== serializer) {
+    throw new KVError(
+      'ERR_KV_SERIALIZER_MISMATCH',
+      `store "${name}" was written with the "${probe.serializer}" serializer, not "${serializer}"; open it with serializer "${probe.serializer}"`,
+    );
+  }
+}
+
+/**
+ * Makes sure the store `name` exists in the file and is in the current
+ * format, creating or migrating what is needed.
+ *
+ * When nothing is pending this costs one read and takes no lock: the usual
+ * case, at every start of a CLI process. Otherwise all the work happens in
+ * one IMMEDIATE transaction that re-reads the versions after taking the write
+ * lock, so when many processes open a fresh file at once, one creates and
+ * the others find it done; a failure leaves the file as it was.
+ */
+export function ensureStore(conn: Connection, name: string, serializer: string, format = CURRENT_FORMAT): void {
+  const registry = new Registry(conn);
+  const probe = registry.probe(name);
+  if (probe) {
+    checkProbe(probe, name, serializer, format);
+    if (isCurrent(probe, name, serializer, format)) return;
+  }
+  if (conn.readonly) {
+    throw probe
+      ? new KVError('ERR_KV_MIGRATION_PENDING', `store "${name}" needs migrating to the current format; open the file writable once`)
+      : new KVError('ERR_KV_NO_SUCH_STORE', `the file has no store "${name}", and a read-only open cannot create one`);
+  }
+  conn.immediate(() => {
+    migrateDatabase(conn, registry, format.database);
+    const record = registry.find(name);
+    if (!record) {
+      if (registry.objectExists(name) || registry.objectExists(expiryIndexName(name))) {
+        throw new KVError(
+          'ERR_KV_FOREIGN_TABLE',
+          `the file already has a table or index named "${name}" that is not a drizzle-kv store; it was left untouched`,
+        );
+      }
+      apply(conn, format.store, 0, name);
+      registry.insert({ name, version: format.store.length, serializer, createdAt: Date.now() });
+      return;
+    }
+    checkProbe(record, name, serializer, format);
+    if (record.version < format.store.length) {
+      apply(conn, format.store, record.version, name);
+      registry.setVersion(name, format.store.length);
+    }
+  });
+}
+
+/** Brings the file's bookkeeping tables to the current format. Runs inside the caller's IMMEDIATE transaction. */
+function migrateDatabase(conn: Connection, registry: Registry, steps: readonly MigrationStep[]): void {
+  const version = registry.databaseVersion();
+  if (version > steps.length) throw tooNew('the database file', version, steps.length);
+  if (version === steps.length) return;
+  apply(conn, steps, version);
+  registry.setDatabaseVersion(steps.length);
+}
+
+/** Refuses a file whose database-level format is newer than `format`. One read; no lock. */
+export function assertDatabaseSupported(conn: Connection, format = CURRENT_FORMAT): void {
+  const version = new Registry(conn).databaseVersion();
+  if (version > format.database.length) throw tooNew('the database file', version, format.database.length);
+}
+
+/** Drops the store `name` (its table, its index, its registry row). Returns whether it existed. */
+export function dropStore(conn: Connection, name: string): boolean {
+  const registry = new Registry(conn);
+  return conn.immediate(() => {
+    if (registry.databaseVersion() === 0) return false;
+    const record = registry.find(name);
+    if (!record || record.name !== name) return false;
+    conn.client.exec(`DROP TABLE IF EXISTS "${name}"`);
+    registry.remove(name);
+    return true;
+  });
+}

@@ -1,0 +1,152 @@
+import { KVRangeError, KVTypeError } from './errors';
+import { DEFAULT_STORE_NAME, assertStoreName } from './names';
+import { type Serializer, type SerializerOption, resolveSerializer } from './serializer';
+import { describe } from './validate';
+
+/** A source of the current time in epoch milliseconds. Inject one to test TTLs without sleeping. */
+export interface Clock {
+  now(): number;
+}
+
+/** Options for opening a database file. */
+export interface KVDatabaseOptions {
+  /**
+   * How long, in milliseconds, a write waits for another connection's write
+   * lock before failing with `ERR_KV_BUSY`.
+   * @default 5000
+   */
+  timeout?: number;
+  /**
+   * Open the file read-only: for inspecting a cache another process owns.
+   * Nothing is created or migrated; writes fail with `ERR_KV_READONLY`.
+   * @default false
+   */
+  readonly?: boolean;
+}
+
+/** Options for a store. */
+export interface KVStoreOptions {
+  /**
+   * How values are encoded: `'json'` (readable by any SQLite client), `'v8'`
+   * (keeps Dates, Maps, Sets, BigInts, typed arrays…) or a custom
+   * {@link Serializer}. Recorded in the file: reopening the store with
+   * another serializer is an `ERR_KV_SERIALIZER_MISMATCH` error.
+   * @default 'json'
+   */
+  serializer?: SerializerOption;
+  /**
+   * TTL in seconds applied by writes that pass none. `undefined` means
+   * entries never expire unless a write says so.
+   * @default undefined
+   */
+  defaultTtl?: number;
+  /**
+   * Where "now" comes from, in epoch milliseconds.
+   * @default Date
+   */
+  clock?: Clock;
+}
+
+/** Options for `new KVStore(path, options)`: the file's options, the store's, and the table name. */
+export interface KVStoreFileOptions extends KVDatabaseOptions, KVStoreOptions {
+  /**
+   * Name of the store, which is its table name: letters, digits and
+   * underscores, not starting with a digit, `sqlite_` or `drizzle_kv_`.
+   * @default 'key_value_store'
+   */
+  table?: string;
+}
+
+/** {@link KVDatabaseOptions} with every default filled in. */
+export interface ResolvedDatabaseOptions {
+  readonly timeout: number;
+  readonly readonly: boolean;
+}
+
+/** {@link KVStoreOptions} with every default filled in. */
+export interface ResolvedStoreOptions {
+  readonly serializer: Serializer;
+  readonly defaultTtl: number | undefined;
+  readonly clock: Clock;
+}
+
+const DATABASE_KEYS = ['timeout', 'readonly'] as const;
+const STORE_KEYS = ['serializer', 'defaultTtl', 'clock'] as const;
+const FILE_KEYS = [...DATABASE_KEYS, ...STORE_KEYS, 'table'] as const;
+
+/** Refuses anything but a plain options object, and any key it does not know (a misspelled option). */
+function assertOptionsObject(options: unknown, known: readonly string[]): asserts options is Record<string, unknown> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', `options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new KVTypeError(
+        'ERR_KV_INVALID_OPTION',
+        `unknown option ${JSON.stringify(key)}; known options are ${known.join(', ')}`,
+      );
+    }
+  }
+}
+
+function resolveDatabaseFields(options: Record<string, unknown>): ResolvedDatabaseOptions {
+  const { timeout = 5000, readonly = false } = options;
+  if (typeof timeout !== 'number') {
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "timeout" must be a number of milliseconds, got ${describe(timeout)}`);
+  }
+  if (!Number.isInteger(timeout) || timeout < 0 || timeout > 2 ** 31 - 1) {
+    throw new KVRangeError('ERR_KV_INVALID_OPTION', `option "timeout" must be a whole number of milliseconds from 0 to 2^31-1, got ${timeout}`);
+  }
+  if (typeof readonly !== 'boolean') {
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "readonly" must be a boolean, got ${describe(readonly)}`);
+  }
+  return { timeout, readonly };
+}
+
+function resolveStoreFields(options: Record<string, unknown>): ResolvedStoreOptions {
+  const { serializer, defaultTtl, clock = Date } = options;
+  if (typeof clock !== 'object' && typeof clock !== 'function') {
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "clock" must be an object with a now() method, got ${describe(clock)}`);
+  }
+  if (clock === null || typeof (clock as Partial<Clock>).now !== 'function') {
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', 'option "clock" must have a now() method returning epoch milliseconds');
+  }
+  if (defaultTtl !== undefined) {
+    if (typeof defaultTtl !== 'number') {
+      throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "defaultTtl" must be a number of seconds, got ${describe(defaultTtl)}`);
+    }
+    if (!(defaultTtl > 0)) {
+      throw new KVRangeError('ERR_KV_INVALID_OPTION', `option "defaultTtl" must be a positive number of seconds (or Infinity), got ${defaultTtl}`);
+    }
+  }
+  return {
+    serializer: resolveSerializer(serializer as SerializerOption | undefined),
+    defaultTtl: defaultTtl === Infinity ? undefined : defaultTtl,
+    clock: clock as Clock,
+  };
+}
+
+/** Validates {@link KVDatabaseOptions} at the boundary. */
+export function resolveDatabaseOptions(options: unknown = {}): ResolvedDatabaseOptions {
+  assertOptionsObject(options, DATABASE_KEYS);
+  return resolveDatabaseFields(options);
+}
+
+/** Validates {@link KVStoreOptions} at the boundary. */
+export function resolveStoreOptions(options: unknown = {}): ResolvedStoreOptions {
+  assertOptionsObject(options, STORE_KEYS);
+  return resolveStoreFields(options);
+}
+
+/** Validates the second argument of `new KVStore(path, …)`: a table name or {@link KVStoreFileOptions}. */
+export function resolveFileOptions(tableOrOptions: unknown): {
+  table: string;
+  database: ResolvedDatabaseOptions;
+  store: ResolvedStoreOptions;
+} {
+  const options = typeof tableOrOptions === 'string' ? { table: tableOrOptions } : (tableOrOptions ?? {});
+  assertOptionsObject(options, FILE_KEYS);
+  const { table = DEFAULT_STORE_NAME } = options;
+  assertStoreName(table);
+  return { table, database: resolveDatabaseFields(options), store: resolveStoreFields(options) };
+}

@@ -1,0 +1,109 @@
+import { asc, eq, sql } from 'drizzle-orm';
+import type { Connection } from './connection';
+import { FORMAT_META_KEY, kvMeta, kvStores } from './schema/database';
+
+/** A store as the registry records it. */
+export interface StoreRecord {
+  /** The store's name, which is its table name. */
+  readonly name: string;
+  /** The version of the per-store format its table is in. */
+  readonly version: number;
+  /** The name of the serializer its values were written with. */
+  readonly serializer: string;
+  /** When the store was created, in epoch milliseconds. */
+  readonly createdAt: number;
+}
+
+/** What one cheap read at open tells about a store and its file. */
+export interface StoreProbe extends StoreRecord {
+  /** The database-level format version, or `null` if the file has none recorded. */
+  readonly databaseVersion: number | null;
+}
+
+/** SQLite names are case-insensitive (for ASCII), so lookups by name are too. */
+const sameName = (name: string) => sql`${kvStores.name} = ${name} COLLATE NOCASE`;
+
+function isMissingTable(err: unknown): boolean {
+  return (err as { code?: unknown }).code === 'SQLITE_ERROR' && /no such table/.test((err as Error).message);
+}
+
+/**
+ * Typed queries on the bookkeeping tables (`drizzle_kv_meta`, `drizzle_kv_stores`).
+ * These run at open and on administrative calls only, so they are built per call.
+ */
+export class Registry {
+  constructor(private readonly conn: Connection) {}
+
+  /**
+   * The one read an open costs when nothing needs migrating: the store's row
+   * and the file's format version together. `undefined` when the file has no
+   * bookkeeping yet or no such store.
+   */
+  probe(name: string): StoreProbe | undefined {
+    try {
+      const row = this.conn.db
+        .select({
+          name: kvStores.name,
+          version: kvStores.version,
+          serializer: kvStores.serializer,
+          createdAt: kvStores.createdAt,
+          databaseVersion: sql<string | null>`(SELECT ${kvMeta.value} FROM ${kvMeta} WHERE ${kvMeta.name} = ${FORMAT_META_KEY})`,
+        })
+        .from(kvStores)
+        .where(sameName(name))
+        .get();
+      return row && { ...row, databaseVersion: row.databaseVersion === null ? null : Number(row.databaseVersion) };
+    } catch (err) {
+      if (isMissingTable(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The database-level format version; 0 for a file this library has never written. */
+  databaseVersion(): number {
+    try {
+      const row = this.conn.db.select({ value: kvMeta.value }).from(kvMeta).where(eq(kvMeta.name, FORMAT_META_KEY)).get();
+      return row ? Number(row.value) : 0;
+    } catch (err) {
+      if (isMissingTable(err)) return 0;
+      throw err;
+    }
+  }
+
+  setDatabaseVersion(version: number): void {
+    this.conn.db
+      .insert(kvMeta)
+      .values({ name: FORMAT_META_KEY, value: String(version) })
+      .onConflictDoUpdate({ target: kvMeta.name, set: { value: String(version) } })
+      .run();
+  }
+
+  /** The store whose name matches `name` ignoring ASCII case. */
+  find(name: string): StoreRecord | undefined {
+    return this.conn.db.select().from(kvStores).where(sameName(name)).get();
+  }
+
+  list(): StoreRecord[] {
+    return this.conn.db.select().from(kvStores).orderBy(asc(kvStores.name)).all();
+  }
+
+  insert(record: StoreRecord): void {
+    this.conn.db.insert(kvStores).values(record).run();
+  }
+
+  setVersion(name: string, version: number): void {
+    this.conn.db.update(kvStores).set({ version }).where(eq(kvStores.name, name)).run();
+  }
+
+  remove(name: string): void {
+    this.conn.db.delete(kvStores).where(eq(kvStores.name, name)).run();
+  }
+
+  /** Whether the file holds any schema object (table, index, view, trigger) of this name, in any case. */
+  objectExists(name: string): boolean {
+    const row = this.conn.client
+      .prepare('SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE')
+      .get(name);
+    return row !== undefined;
+  }
+}

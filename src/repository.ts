@@ -1,0 +1,144 @@
+import { and, asc, count, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import type { Connection } from './connection';
+import type { KeyRange } from './key-range';
+import type { EncodedValue, KVTable } from './schema/store';
+
+const key = sql.placeholder('key');
+const value = sql.placeholder('value');
+const expiresAt = sql.placeholder('expiresAt');
+const now = sql.placeholder('now');
+const lo = sql.placeholder('lo');
+const hi = sql.placeholder('hi');
+const limit = sql.placeholder('limit');
+
+/** Every query of one store table, built and prepared once. */
+function prepareQueries(db: BetterSQLite3Database, t: KVTable) {
+  const live = or(isNull(t.expiresAt), gt(t.expiresAt, now));
+  const inRange = and(gte(t.key, lo), lt(t.key, hi), live);
+  const upsert = db
+    .insert(t)
+    .values({ key, value, expiresAt })
+    .onConflictDoUpdate({ target: t.key, set: { value: sql`excluded.value`, expiresAt: sql`excluded.expires_at` } });
+  return {
+    read: db.select({ value: t.value, expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)).prepare(),
+    expiry: db.select({ expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)).prepare(),
+    write: upsert.prepare(),
+    // Inserts, or replaces only an expired row: "set if absent" in one atomic statement.
+    writeIfAbsent: db
+      .insert(t)
+      .values({ key, value, expiresAt })
+      .onConflictDoUpdate({
+        target: t.key,
+        set: { value: sql`excluded.value`, expiresAt: sql`excluded.expires_at` },
+        setWhere: and(isNotNull(t.expiresAt), lte(t.expiresAt, now)),
+      })
+      .prepare(),
+    remove: db.delete(t).where(eq(t.key, key)).prepare(),
+    take: db.delete(t).where(eq(t.key, key)).returning({ value: t.value, expiresAt: t.expiresAt }).prepare(),
+    setExpiry: db.update(t).set({ expiresAt: sql`${expiresAt}` }).where(and(eq(t.key, key), live)).prepare(),
+    keys: db.select({ key: t.key }).from(t).where(inRange).orderBy(asc(t.key)).prepare(),
+    entries: db.select({ key: t.key, value: t.value }).from(t).where(inRange).orderBy(asc(t.key)).prepare(),
+    page: db.select({ key: t.key, value: t.value }).from(t).where(inRange).orderBy(asc(t.key)).limit(limit).prepare(),
+    count: db.select({ n: count() }).from(t).where(live).prepare(),
+    clear: db.delete(t).prepare(),
+    // Goes through the partial expiry index: finding nothing expired is one index probe.
+    cull: db
+      .delete(t)
+      .where(inArray(t.key, db.select({ key: t.key }).from(t).where(lte(t.expiresAt, now)).limit(limit)))
+      .prepare(),
+  };
+}
+
+/** A stored row as the store sees it. */
+export interface StoredRow {
+  readonly value: EncodedValue;
+  readonly expiresAt: number | null;
+}
+
+/**
+ * Typed, prepared Drizzle queries on one store table. It knows rows, not
+ * values: serialization, TTL arithmetic and validation live in the store.
+ */
+export class KVRepository {
+  readonly #q: ReturnType<typeof prepareQueries>;
+  readonly #conn: Connection;
+
+  constructor(conn: Connection, table: KVTable) {
+    this.#conn = conn;
+    this.#q = prepareQueries(conn.db, table);
+  }
+
+  /** The row of `k`, live or expired. */
+  read(k: string): StoredRow | undefined {
+    return this.#q.read.get({ key: k });
+  }
+
+  /** The expiry of `k`'s row, live or expired; `undefined` when there is no row. */
+  expiry(k: string): { expiresAt: number | null } | undefined {
+    return this.#q.expiry.get({ key: k });
+  }
+
+  write(k: string, v: EncodedValue, exp: number | null): void {
+    this.#q.write.run({ key: k, value: v, expiresAt: exp });
+  }
+
+  /** Writes unless a live row holds `k`. Returns whether it wrote. */
+  writeIfAbsent(k: string, v: EncodedValue, exp: number | null, at: number): boolean {
+    return this.#q.writeIfAbsent.run({ key: k, value: v, expiresAt: exp, now: at }).changes > 0;
+  }
+
+  /** Deletes the row of `k`, live or expired. Returns whether there was one. */
+  remove(k: string): boolean {
+    return this.#q.remove.run({ key: k }).changes > 0;
+  }
+
+  /** Deletes the row of `k` and returns it, in one statement. */
+  take(k: string): StoredRow | undefined {
+    return this.#q.take.get({ key: k });
+  }
+
+  /** Sets the expiry of a live row. Returns whether there was one. */
+  setExpiry(k: string, exp: number | null, at: number): boolean {
+    return this.#q.setExpiry.run({ key: k, expiresAt: exp, now: at }).changes > 0;
+  }
+
+  /** Live keys in `range`, in key order. */
+  keys(range: KeyRange, at: number): string[] {
+    return this.#q.keys.values({ lo: range.lo, hi: range.hi, now: at }).map((row) => row[0] as string);
+  }
+
+  /** Live `[key, value]` rows in `range`, in key order. */
+  entries(range: KeyRange, at: number): [string, EncodedValue][] {
+    return this.#q.entries.values({ lo: range.lo, hi: range.hi, now: at }) as [string, EncodedValue][];
+  }
+
+  /** At most `n` live rows in `range`, in key order. */
+  page(range: KeyRange, at: number, n: number): [string, EncodedValue][] {
+    return this.#q.page.values({ lo: range.lo, hi: range.hi, now: at, limit: n }) as [string, EncodedValue][];
+  }
+
+  /** The number of live rows. */
+  count(at: number): number {
+    return this.#q.count.get({ now: at })?.n ?? 0;
+  }
+
+  clear(): void {
+    this.#q.clear.run();
+  }
+
+  /** Deletes at most `n` expired rows. Returns how many it deleted. */
+  cull(at: number, n: number): number {
+    return this.#q.cull.run({ now: at, limit: n }).changes;
+  }
+
+  /** Runs `fn` in an IMMEDIATE transaction (a savepoint when nested). */
+  immediate<T>(fn: () => T): T {
+    return this.#conn.immediate(fn);
+  }
+
+  /** Runs reads in one consistent snapshot without taking the write lock. */
+  snapshot<T>(fn: () => T): T {
+    return this.#conn.snapshot(fn);
+  }
+}

@@ -1,0 +1,77 @@
+import { sql } from 'drizzle-orm';
+import { customType, index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/**
+ * The encoded form of a value as it sits in the `value` column: text for
+ * the JSON serializer, bytes for binary serializers such as `'v8'`.
+ */
+export type EncodedValue = string | Uint8Array;
+
+/**
+ * The `value` column. Declared `BLOB` so SQLite applies no type affinity:
+ * text stays text and bytes stay bytes, whatever the serializer produced.
+ */
+const encodedValue = customType<{ data: EncodedValue; driverData: EncodedValue }>({
+  dataType: () => 'blob',
+});
+
+/**
+ * Name of the expiry index of the store table `tableName`.
+ *
+ * Index names are global to a database file, so each store derives its own
+ * from its table name; a fixed name would collide with the second store.
+ */
+export function expiryIndexName(tableName: string): string {
+  return `${tableName}_expires_at_idx`;
+}
+
+function defineKvTable(name: string) {
+  return sqliteTable(
+    name,
+    {
+      /** The user's key, compared byte-wise (SQLite's BINARY collation). */
+      key: text('key').primaryKey(),
+      /** The serialized value. */
+      value: encodedValue('value').notNull(),
+      /** Expiry as integer epoch milliseconds; `NULL` means the entry never expires. */
+      expiresAt: integer('expires_at'),
+    },
+    (table) => [
+      // Partial: entries without expiry (usually most of them) cost the index nothing,
+      // and "is anything expired?" is a probe of a small index instead of a scan.
+      index(expiryIndexName(name))
+        .on(table.expiresAt)
+        .where(sql`${sql.identifier('expires_at')} IS NOT NULL`),
+    ],
+  );
+}
+
+/** The Drizzle table type shared by every store table, whatever its name. */
+export type KVTable = ReturnType<typeof defineKvTable>;
+
+/** A row of a store table, as Drizzle reads it. */
+export type KVRow = KVTable['$inferSelect'];
+
+/**
+ * Declares the Drizzle table of the store named `name`.
+ *
+ * Every store in a file is one table of this shape. Apps that already use
+ * Drizzle can declare the same table in their own schema and query it with
+ * typed Drizzle code:
+ *
+ * @example
+ * ```ts
+ * import { kvTable } from 'drizzle-kv';
+ * export const sessions = kvTable('sessions');
+ * // db.select().from(sessions).where(eq(sessions.key, 'abc'))
+ * ```
+ */
+export function kvTable(name: string): KVTable {
+  return defineKvTable(name);
+}
+
+/**
+ * The table name that the generated per-store DDL is written for. The runtime
+ * replaces it with the real store name; it is never a table in a user's file.
+ */
+export const STORE_TEMPLATE_NAME = '__kv_store__';

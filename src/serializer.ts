@@ -1,0 +1,151 @@
+import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8';
+import { KVRangeError, KVTypeError } from './errors';
+import type { EncodedValue } from './schema/store';
+import { describe } from './validate';
+
+/**
+ * Turns values into what the `value` column holds, and back.
+ *
+ * The serializer's `name` is recorded with each store, so a store written
+ * with one serializer is never read with another.
+ */
+export interface Serializer {
+  /** Recorded in the file; `'json'` and `'v8'` are taken by the built-in serializers. */
+  readonly name: string;
+  /** Encodes a value. Throw to refuse a value that cannot be stored faithfully. */
+  serialize(value: unknown): EncodedValue;
+  /** Decodes what {@link Serializer.serialize} produced. */
+  deserialize(data: EncodedValue): unknown;
+}
+
+/** A built-in serializer name, or a custom {@link Serializer}. */
+export type SerializerOption = 'json' | 'v8' | Serializer;
+
+const textDecoder = new TextDecoder();
+
+/** Text as stored, whether SQLite handed back TEXT or a BLOB. */
+function asText(data: EncodedValue): string {
+  return typeof data === 'string' ? data : textDecoder.decode(data);
+}
+
+/**
+ * Refuses what `JSON.stringify` would silently change: a value must read back
+ * as what was written. Objects with a `toJSON` method are stored as what it
+ * returns (so a `Date` comes back as its ISO string), as JSON defines.
+ * `undefined` object properties are dropped, as JSON does.
+ */
+function assertJsonFaithful(value: unknown, path: string, ancestors: object[]): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) {
+        throw refuse(path, `${value}`, 'JSON has no NaN or Infinity');
+      }
+      return;
+    case 'undefined':
+      throw refuse(path, 'undefined', 'JSON would turn it into null');
+    case 'object':
+      break;
+    default:
+      throw refuse(path, describe(value), 'JSON cannot represent it');
+  }
+  if (value === null) return;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') {
+    assertJsonFaithful((toJSON as () => unknown).call(value), path, ancestors);
+    return;
+  }
+  if (ancestors.includes(value)) {
+    throw refuse(path, 'a circular reference', 'JSON cannot represent cycles');
+  }
+  ancestors.push(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) throw refuse(`${path}[${i}]`, 'an array hole', 'JSON would turn it into null');
+      assertJsonFaithful(value[i], `${path}[${i}]`, ancestors);
+    }
+  } else {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      throw refuse(path, describe(value), 'JSON would not read it back as the same kind of object');
+    }
+    for (const [k, v] of Object.entries(value)) {
+      if (v !== undefined) assertJsonFaithful(v, `${path}.${k}`, ancestors);
+    }
+  }
+  ancestors.pop();
+}
+
+function refuse(path: string, what: string, why: string): KVTypeError {
+  return new KVTypeError(
+    'ERR_KV_INVALID_VALUE',
+    `cannot store ${what} at ${path}: ${why} (the 'v8' serializer keeps Dates, Maps, Sets, BigInts and more)`,
+  );
+}
+
+/**
+ * The default serializer: JSON text, readable by any SQLite client and by
+ * kv-cache. A top-level `undefined` is stored as empty text (which is not
+ * JSON, so it cannot be confused with a JSON value).
+ */
+export const jsonSerializer: Serializer = {
+  name: 'json',
+  serialize(value) {
+    if (value === undefined) return '';
+    assertJsonFaithful(value, 'value', []);
+    return JSON.stringify(value);
+  },
+  deserialize(data) {
+    const text = asText(data);
+    return text === '' ? undefined : JSON.parse(text);
+  },
+};
+
+/**
+ * Node's structured-clone format (`node:v8`): keeps `Date`, `Map`, `Set`,
+ * `BigInt`, typed arrays, `RegExp`, `-0`, `NaN`, `undefined` and cycles.
+ * Class instances come back as plain objects; functions and symbols are refused.
+ */
+export const v8Serializer: Serializer = {
+  name: 'v8',
+  serialize(value) {
+    try {
+      return v8Serialize(value);
+    } catch (err) {
+      throw new KVTypeError('ERR_KV_INVALID_VALUE', `cannot store ${describe(value)}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  },
+  deserialize(data) {
+    return v8Deserialize(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+  },
+};
+
+/** Resolves the `serializer` option; checks a custom serializer's shape once, here. */
+export function resolveSerializer(option: SerializerOption | undefined): Serializer {
+  if (option === undefined || option === 'json') return jsonSerializer;
+  if (option === 'v8') return v8Serializer;
+  if (typeof option !== 'object' || option === null) {
+    throw new KVTypeError(
+      'ERR_KV_INVALID_OPTION',
+      `option "serializer" must be 'json', 'v8' or a Serializer object, got ${describe(option)}`,
+    );
+  }
+  const { name, serialize, deserialize } = option;
+  if (typeof serialize !== 'function' || typeof deserialize !== 'function' || typeof name !== 'string') {
+    throw new KVTypeError(
+      'ERR_KV_INVALID_OPTION',
+      'option "serializer" must have a string "name" and "serialize" and "deserialize" methods',
+    );
+  }
+  if (name === '' || name.length > 64 || name === 'json' || name === 'v8') {
+    throw new KVRangeError(
+      'ERR_KV_INVALID_OPTION',
+      `a custom serializer needs its own name of 1 to 64 characters, other than 'json' and 'v8'; got ${describe(name)}`,
+    );
+  }
+  return option;
+}

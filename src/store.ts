@@ -1,0 +1,552 @@
+import type { Connection } from './connection';
+import { openConnection, resolveDatabasePath } from './connection';
+import { KVError, KVTypeError, KVRangeError, isKVError, toKVError } from './errors';
+import { type KeyRange, prefixRange, successor } from './key-range';
+import { ensureStore } from './migrator';
+import { type KVStoreFileOptions, type ResolvedStoreOptions, resolveFileOptions } from './options';
+import { KVRepository } from './repository';
+import { type EncodedValue, kvTable } from './schema/store';
+import { type Ttl, assertKey, describe, expiryFromTtl, isLive } from './validate';
+
+/** Options of {@link KVStore.keys}, {@link KVStore.values} and {@link KVStore.items}. */
+export interface ListOptions {
+  /** Only keys starting with this string (a key-range scan on the primary key). */
+  prefix?: string;
+}
+
+/** Options of {@link KVStore.entries}. */
+export interface EntriesOptions extends ListOptions {
+  /**
+   * Rows read per query. Between batches nothing is held open, so other
+   * statements, writes included, may run while iterating.
+   * @default 256
+   */
+  batchSize?: number;
+}
+
+/**
+ * How a store is bound to a connection.
+ * @internal
+ */
+export interface StoreBinding {
+  readonly connection: Connection;
+  readonly table: string;
+  readonly options: ResolvedStoreOptions;
+  /** Whether closing the store closes the connection. */
+  readonly ownsConnection: boolean;
+  /** Called once when the store closes. */
+  readonly onClose?: (store: object) => void;
+}
+
+/** A write culls expired rows every this many writes (and on its first write)… */
+const CULL_INTERVAL = 64;
+/** …deleting at most twice as many as were written since the last cull, and never more than this. */
+const CULL_MAX = 10_000;
+
+/**
+ * A persistent key-value store: one table of an SQLite file.
+ *
+ * Values are JSON by default; entries may expire after a TTL in seconds.
+ * Every method is synchronous, like better-sqlite3 underneath.
+ *
+ * @typeParam V - the type of the values (checked at run time only by the serializer)
+ *
+ * @example
+ * ```ts
+ * using store = new KVStore('cache.db');
+ * store.set('user:1', { name: 'Alice', age: 30 });
+ * store.set('session:abc', { token: 'xyz' }, 3600);
+ * store.get('user:1'); // { name: 'Alice', age: 30 }
+ * store.get('missing', 0); // 0
+ * ```
+ */
+export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
+  /** The store's name, which is its table name. */
+  readonly name: string;
+  #repo: KVRepository | undefined;
+  readonly #binding: StoreBinding;
+  readonly #options: ResolvedStoreOptions;
+  #untilCull = 1;
+  #writesSinceCull = 0;
+
+  /**
+   * Opens (creating if needed) the store `table` in the SQLite file at
+   * `path`. Parent folders are created, `~` is expanded, and `':memory:'`
+   * opens a private in-memory database.
+   *
+   * @param path - the database file
+   * @param table - the store's name @defaultValue `'key_value_store'`
+   */
+  constructor(path: string, table?: string);
+  /**
+   * Opens (creating if needed) a store in the SQLite file at `path`, with options.
+   */
+  constructor(path: string, options?: KVStoreFileOptions);
+  /** @internal */
+  constructor(binding: StoreBinding);
+  constructor(pathOrBinding: string | StoreBinding, tableOrOptions?: string | KVStoreFileOptions) {
+    let binding: StoreBinding;
+    if (typeof pathOrBinding === 'object' && pathOrBinding !== null && 'connection' in pathOrBinding) {
+      binding = pathOrBinding;
+    } else {
+      // Everything is validated before the file is touched.
+      const { table, database, store } = resolveFileOptions(tableOrOptions);
+      const connection = openConnection(resolveDatabasePath(pathOrBinding), database);
+      binding = { connection, table, options: store, ownsConnection: true };
+    }
+    const { connection, table, options } = binding;
+    try {
+      ensureStore(connection, table, options.serializer.name);
+      this.#repo = new KVRepository(connection, kvTable(table));
+    } catch (err) {
+      if (binding.ownsConnection) connection.close();
+      throw toKVError(err, `open store "${table}"`);
+    }
+    this.name = table;
+    this.#binding = binding;
+    this.#options = options;
+  }
+
+  /**
+   * The value of `key`, or `defaultValue` (`undefined` if not given) when
+   * the key is missing or expired. A stored `null` is a value, not a miss.
+   */
+  get(key: string): V | undefined;
+  get<D>(key: string, defaultValue: D): V | D;
+  get(key: string, defaultValue?: unknown): unknown {
+    const repo = this.#use('get');
+    assertKey(key, 'get');
+    try {
+      const row = repo.read(key);
+      if (row === undefined || !isLive(row.expiresAt, this.#now())) return defaultValue;
+      return this.#decode(row.value, key);
+    } catch (err) {
+      throw toKVError(err, 'get');
+    }
+  }
+
+  /**
+   * Stores `value` under `key`, replacing any previous value.
+   *
+   * @param ttl - seconds until the entry expires (fractions allowed);
+   *   `null` or `Infinity` for never; omitted: the store's `defaultTtl`.
+   *   Zero, negative and `NaN` are a `RangeError`.
+   */
+  set(key: string, value: V, ttl?: Ttl): void {
+    const repo = this.#use('set');
+    assertKey(key, 'set');
+    const now = this.#now();
+    const expiresAt = this.#expiry(ttl, now, 'set');
+    const data = this.#encode(value, 'set');
+    try {
+      if (--this.#untilCull > 0) {
+        this.#writesSinceCull++;
+        repo.write(key, data, expiresAt);
+      } else {
+        repo.immediate(() => {
+          repo.write(key, data, expiresAt);
+          this.#cull(repo, now, 1);
+        });
+      }
+    } catch (err) {
+      throw toKVError(err, 'set');
+    }
+  }
+
+  /**
+   * Stores `value` only if `key` is missing or expired, atomically (one
+   * statement, so two processes racing to add the same key cannot both win).
+   *
+   * @returns whether the value was stored
+   */
+  add(key: string, value: V, ttl?: Ttl): boolean {
+    const repo = this.#use('add');
+    assertKey(key, 'add');
+    const now = this.#now();
+    const expiresAt = this.#expiry(ttl, now, 'add');
+    const data = this.#encode(value, 'add');
+    try {
+      return repo.writeIfAbsent(key, data, expiresAt, now);
+    } catch (err) {
+      throw toKVError(err, 'add');
+    }
+  }
+
+  /** Whether `key` holds a live (not expired) value. */
+  has(key: string): boolean {
+    const repo = this.#use('has');
+    assertKey(key, 'has');
+    try {
+      const row = repo.expiry(key);
+      return row !== undefined && isLive(row.expiresAt, this.#now());
+    } catch (err) {
+      throw toKVError(err, 'has');
+    }
+  }
+
+  /**
+   * Removes `key`.
+   *
+   * @returns whether a live value was removed
+   */
+  delete(key: string): boolean {
+    const repo = this.#use('delete');
+    assertKey(key, 'delete');
+    try {
+      const row = repo.take(key);
+      return row !== undefined && isLive(row.expiresAt, this.#now());
+    } catch (err) {
+      throw toKVError(err, 'delete');
+    }
+  }
+
+  /** Removes `key` and returns its value, or `defaultValue` if it was missing or expired. Atomic. */
+  pop(key: string): V | undefined;
+  pop<D>(key: string, defaultValue: D): V | D;
+  pop(key: string, defaultValue?: unknown): unknown {
+    const repo = this.#use('pop');
+    assertKey(key, 'pop');
+    try {
+      const row = repo.take(key);
+      if (row === undefined || !isLive(row.expiresAt, this.#now())) return defaultValue;
+      return this.#decode(row.value, key);
+    } catch (err) {
+      throw toKVError(err, 'pop');
+    }
+  }
+
+  /**
+   * Gives a live entry a new TTL, counted from now (`null`/`Infinity`: never expires).
+   *
+   * @returns whether `key` was live
+   */
+  touch(key: string, ttl: Ttl): boolean {
+    const repo = this.#use('touch');
+    assertKey(key, 'touch');
+    const now = this.#now();
+    const expiresAt = expiryFromTtl(ttl, now, 'touch');
+    try {
+      return repo.setExpiry(key, expiresAt, now);
+    } catch (err) {
+      throw toKVError(err, 'touch');
+    }
+  }
+
+  /**
+   * Seconds until `key` expires: `Infinity` if it never does, `undefined`
+   * if it is missing or already expired.
+   */
+  ttl(key: string): number | undefined {
+    const repo = this.#use('ttl');
+    assertKey(key, 'ttl');
+    try {
+      const row = repo.expiry(key);
+      const now = this.#now();
+      if (row === undefined || !isLive(row.expiresAt, now)) return undefined;
+      return row.expiresAt === null ? Infinity : (row.expiresAt - now) / 1000;
+    } catch (err) {
+      throw toKVError(err, 'ttl');
+    }
+  }
+
+  /**
+   * Adds `by` to the number stored under `key` and returns the result,
+   * atomically across processes. A missing or expired key counts as 0 and
+   * is created without expiry; an existing entry keeps its expiry.
+   */
+  incr(key: string, by = 1): number {
+    const repo = this.#use('incr');
+    assertKey(key, 'incr');
+    if (typeof by !== 'number' || !Number.isFinite(by)) {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `incr: the increment must be a finite number, got ${describe(by)}`);
+    }
+    try {
+      return repo.immediate(() => {
+        const now = this.#now();
+        const row = repo.read(key);
+        let current = 0;
+        let expiresAt: number | null = null;
+        if (row !== undefined && isLive(row.expiresAt, now)) {
+          const stored = this.#decode(row.value, key);
+          if (typeof stored !== 'number') {
+            throw new KVError('ERR_KV_NOT_A_NUMBER', `incr: the value of ${describe(key)} is ${describe(stored)}, not a number`);
+          }
+          current = stored;
+          expiresAt = row.expiresAt;
+        }
+        const next = current + by;
+        if (!Number.isFinite(next)) {
+          throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `incr: ${current} + ${by} is not a finite number`);
+        }
+        repo.write(key, this.#encode(next as V, 'incr'), expiresAt);
+        return next;
+      });
+    } catch (err) {
+      throw toKVError(err, 'incr');
+    }
+  }
+
+  /** Subtracts `by` from the number stored under `key`; see {@link KVStore.incr}. */
+  decr(key: string, by = 1): number {
+    if (typeof by !== 'number') {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `decr: the decrement must be a finite number, got ${describe(by)}`);
+    }
+    return this.incr(key, -by);
+  }
+
+  /** The live values of `keys`, read in one consistent snapshot. Missing and expired keys are absent from the map. */
+  getMany(keys: Iterable<string>): Map<string, V> {
+    const repo = this.#use('getMany');
+    const list = this.#keyList(keys, 'getMany');
+    try {
+      return repo.snapshot(() => {
+        const now = this.#now();
+        const found = new Map<string, V>();
+        for (const key of list) {
+          const row = repo.read(key);
+          if (row !== undefined && isLive(row.expiresAt, now)) found.set(key, this.#decode(row.value, key) as V);
+        }
+        return found;
+      });
+    } catch (err) {
+      throw toKVError(err, 'getMany');
+    }
+  }
+
+  /**
+   * Stores many entries in one transaction: all of them or, if any key or
+   * value is refused, none.
+   */
+  setMany(entries: Iterable<readonly [string, V]> | Readonly<Record<string, V>>, ttl?: Ttl): void {
+    const repo = this.#use('setMany');
+    const now = this.#now();
+    const expiresAt = this.#expiry(ttl, now, 'setMany');
+    const pairs: [string, V][] =
+      Symbol.iterator in entries
+        ? Array.from(entries as Iterable<readonly [string, V]>, (e) => [e[0], e[1]])
+        : Object.entries(entries as Record<string, V>);
+    const rows = pairs.map(([key, value]): [string, EncodedValue] => {
+      assertKey(key, 'setMany');
+      return [key, this.#encode(value, 'setMany')];
+    });
+    try {
+      repo.immediate(() => {
+        for (const [key, data] of rows) repo.write(key, data, expiresAt);
+        this.#cull(repo, now, rows.length);
+      });
+    } catch (err) {
+      throw toKVError(err, 'setMany');
+    }
+  }
+
+  /** The live keys, in key order. */
+  keys(options?: ListOptions): string[] {
+    const repo = this.#use('keys');
+    const range = this.#range(options, 'keys');
+    try {
+      return repo.keys(range, this.#now());
+    } catch (err) {
+      throw toKVError(err, 'keys');
+    }
+  }
+
+  /** The live values, in key order. */
+  values(options?: ListOptions): V[] {
+    return this.items(options).map((entry) => entry[1]);
+  }
+
+  /** The live `[key, value]` pairs, in key order. */
+  items(options?: ListOptions): [string, V][] {
+    const repo = this.#use('items');
+    const range = this.#range(options, 'items');
+    try {
+      return repo.entries(range, this.#now()).map(([key, data]) => [key, this.#decode(data, key) as V]);
+    } catch (err) {
+      throw toKVError(err, 'items');
+    }
+  }
+
+  /**
+   * Iterates over the live entries in key order, reading them in batches, so
+   * a store of any size is never loaded into memory at once. Each key is
+   * visited at most once; entries written during the iteration may or may
+   * not be seen, depending on where they fall.
+   */
+  entries(options?: EntriesOptions): IterableIterator<[string, V]> {
+    this.#use('entries');
+    const range = this.#range(options, 'entries');
+    const batchSize = options?.batchSize ?? 256;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `entries: batchSize must be a positive integer, got ${describe(batchSize)}`);
+    }
+    return this.#iterate(range, batchSize);
+  }
+
+  /** Same as {@link KVStore.entries} with default options: `for (const [key, value] of store)`. */
+  [Symbol.iterator](): IterableIterator<[string, V]> {
+    return this.entries();
+  }
+
+  /** The number of live entries (a count over the table: O(n)). */
+  get size(): number {
+    const repo = this.#use('size');
+    try {
+      return repo.count(this.#now());
+    } catch (err) {
+      throw toKVError(err, 'size');
+    }
+  }
+
+  /** Removes every entry. */
+  clear(): void {
+    const repo = this.#use('clear');
+    try {
+      repo.clear();
+    } catch (err) {
+      throw toKVError(err, 'clear');
+    }
+  }
+
+  /**
+   * Deletes every expired row now, in short transactions that hold the write
+   * lock briefly. Reads never return expired rows anyway, and writes remove
+   * some as they go; this reclaims the rest.
+   *
+   * @returns how many rows were deleted
+   */
+  purgeExpired(): number {
+    const repo = this.#use('purgeExpired');
+    const batch = 1000;
+    let total = 0;
+    try {
+      for (;;) {
+        const n = repo.cull(this.#now(), batch);
+        total += n;
+        if (n < batch) return total;
+      }
+    } catch (err) {
+      throw toKVError(err, 'purgeExpired');
+    }
+  }
+
+  /**
+   * Runs `fn` in an IMMEDIATE transaction: it holds the write lock from the
+   * start, so its reads and writes are atomic with respect to every other
+   * connection and process. If `fn` throws, nothing it wrote is kept.
+   * Nested calls (also from {@link KVDatabase.transaction}) become savepoints.
+   *
+   * `fn` must be synchronous: a transaction cannot stay open across `await`.
+   */
+  transaction<T>(fn: (store: this) => T): T {
+    const repo = this.#use('transaction');
+    if (typeof fn !== 'function') {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `transaction: expected a function, got ${describe(fn)}`);
+    }
+    try {
+      return repo.immediate(() => fn(this));
+    } catch (err) {
+      throw toKVError(err, 'transaction');
+    }
+  }
+
+  /** Whether {@link KVStore.close} has been called (or the database holding the store was closed). */
+  get closed(): boolean {
+    return this.#repo === undefined;
+  }
+
+  /**
+   * Closes the store; when it opened its own file, closes the file too. Any
+   * later call is an `ERR_KV_CLOSED` error. Closing twice is harmless.
+   */
+  close(): void {
+    if (this.#repo === undefined) return;
+    this.#repo = undefined;
+    if (this.#binding.ownsConnection) this.#binding.connection.close();
+    this.#binding.onClose?.(this);
+  }
+
+  /** Closes the store at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #use(operation: string): KVRepository {
+    const repo = this.#repo;
+    if (repo === undefined) throw new KVError('ERR_KV_CLOSED', `${operation}: store "${this.name}" is closed`);
+    return repo;
+  }
+
+  #now(): number {
+    return this.#options.clock.now();
+  }
+
+  #expiry(ttl: Ttl, now: number, operation: string): number | null {
+    return expiryFromTtl(ttl === undefined ? this.#options.defaultTtl : ttl, now, operation);
+  }
+
+  #encode(value: unknown, operation: string): EncodedValue {
+    try {
+      return this.#options.serializer.serialize(value);
+    } catch (err) {
+      if (isKVError(err)) throw err;
+      throw new KVTypeError('ERR_KV_INVALID_VALUE', `${operation}: cannot serialize ${describe(value)}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  #decode(data: EncodedValue, key: string): unknown {
+    try {
+      return this.#options.serializer.deserialize(data);
+    } catch (err) {
+      throw new KVError(
+        'ERR_KV_DESERIALIZE',
+        `the stored value of ${describe(key)} cannot be read with the "${this.#options.serializer.name}" serializer: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  #cull(repo: KVRepository, now: number, written: number): void {
+    const limit = Math.min(2 * (this.#writesSinceCull + written), CULL_MAX);
+    this.#untilCull = CULL_INTERVAL;
+    this.#writesSinceCull = 0;
+    repo.cull(now, limit);
+  }
+
+  #range(options: ListOptions | undefined, operation: string): KeyRange {
+    if (options === undefined) return prefixRange('');
+    if (typeof options !== 'object' || options === null) {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `${operation}: options must be an object, got ${describe(options)}`);
+    }
+    const { prefix = '' } = options;
+    assertKey(prefix, `${operation} (prefix)`);
+    return prefixRange(prefix);
+  }
+
+  #keyList(keys: Iterable<string>, operation: string): string[] {
+    if (typeof keys !== 'object' || keys === null || !(Symbol.iterator in keys) || typeof keys === 'string') {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `${operation}: expected an iterable of keys, got ${describe(keys)}`);
+    }
+    const list = Array.from(keys);
+    for (const key of list) assertKey(key, operation);
+    return list;
+  }
+
+  *#iterate(range: KeyRange, batchSize: number): Generator<[string, V], undefined, undefined> {
+    let lo = range.lo;
+    for (;;) {
+      const repo = this.#use('entries');
+      let rows: [string, EncodedValue][];
+      try {
+        rows = repo.page({ lo, hi: range.hi }, this.#now(), batchSize);
+      } catch (err) {
+        throw toKVError(err, 'entries');
+      }
+      for (const [key, data] of rows) yield [key, this.#decode(data, key) as V];
+      const last = rows[rows.length - 1];
+      if (rows.length < batchSize || last === undefined) return;
+      lo = successor(last[0]);
+    }
+  }
+}

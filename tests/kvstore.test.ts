@@ -1,0 +1,335 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { KVDatabase, KVStore, type Serializer, isKVError } from '../src';
+import { describeStoreContract } from './contract/store-contract';
+import { FakeClock, integrity, tempDb, tempDir, thrown, withRaw } from './helpers';
+
+describeStoreContract('KVStore on a file', (clock) => new KVStore(tempDb(), { clock }));
+describeStoreContract('KVStore in memory', (clock) => new KVStore(':memory:', { clock }));
+describeStoreContract('KVStore from a KVDatabase', (clock) => {
+  const db = new KVDatabase(tempDb());
+  const store = db.store('things', { clock });
+  // Closing the store leaves the shared connection open; close it with the test.
+  const close = store.close.bind(store);
+  return Object.assign(store, { close: () => (close(), db.close()) });
+});
+
+describe('opening', () => {
+  it('uses the kv-cache default table name and persists across reopening', () => {
+    const path = tempDb();
+    const first = new KVStore(path);
+    expect(first.name).toBe('key_value_store');
+    first.set('user:1', { name: 'Alice', age: 30 });
+    first.set('session', 'x', 3600);
+    first.close();
+    const again = new KVStore(path, 'key_value_store');
+    expect(again.get('user:1')).toEqual({ name: 'Alice', age: 30 });
+    expect(again.ttl('session')).toBeGreaterThan(3590);
+    again.close();
+    expect(integrity(path)).toBe('ok');
+  });
+
+  it('creates parent folders', () => {
+    const path = join(tempDir(), 'a', 'b', 'c', 'cache.db');
+    new KVStore(path).close();
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it('expands ~ to the home folder', () => {
+    const name = `.drizzle-kv-test-${process.pid}-${Date.now()}`;
+    const store = new KVStore(`~/${name}/cache.db`);
+    store.close();
+    const path = join(homedir(), name, 'cache.db');
+    try {
+      expect(existsSync(path)).toBe(true);
+    } finally {
+      require('node:fs').rmSync(join(homedir(), name), { recursive: true, force: true });
+    }
+  });
+
+  it('sets WAL and synchronous=NORMAL on the connection', () => {
+    const path = tempDb();
+    const store = new KVStore(path);
+    withRaw(path, (db) => expect(db.pragma('journal_mode', { simple: true })).toBe('wal'));
+    store.close();
+  });
+
+  it('keeps two stores of one file independent', () => {
+    const path = tempDb();
+    using a = new KVStore(path, 'a');
+    using b = new KVStore(path, { table: 'b' });
+    a.set('k', 'from a');
+    b.set('k', 'from b');
+    a.clear();
+    expect(a.get('k')).toBeUndefined();
+    expect(b.get('k')).toBe('from b');
+    expect(b.keys()).toEqual(['k']);
+  });
+
+  it('closes at the end of a using block', () => {
+    let outer: KVStore | undefined;
+    {
+      using store = new KVStore(':memory:');
+      outer = store;
+      store.set('k', 1);
+    }
+    expect(outer.closed).toBe(true);
+  });
+});
+
+describe('validation before the file is touched', () => {
+  it.each(['x; DROP TABLE y', 'a"b', 'a`b', '[a]', "a'b", '1abc', 'sqlite_master', 'SQLITE_x', 'drizzle_kv_stores', 'ключ', '', 'a'.repeat(129)])(
+    'refuses the store name %p and creates nothing',
+    (name) => {
+      const dir = tempDir();
+      const path = join(dir, 'cache.db');
+      const err = thrown(() => new KVStore(path, name));
+      expect(err.code).toBe('ERR_KV_INVALID_NAME');
+      expect(isKVError(err)).toBe(true);
+      expect(existsSync(path)).toBe(false);
+    },
+  );
+
+  it('refuses a name that is not a string', () => {
+    const err = thrown(() => new KVStore(':memory:', { table: 5 as unknown as string }));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_KV_INVALID_NAME');
+  });
+
+  it('names a misspelled option', () => {
+    const err = thrown(() => new KVStore(':memory:', { tabel: 'x' } as never));
+    expect(err.code).toBe('ERR_KV_INVALID_OPTION');
+    expect(err.message).toContain('"tabel"');
+  });
+
+  it.each([
+    [{ timeout: -1 }, RangeError],
+    [{ timeout: '5' }, TypeError],
+    [{ readonly: 'yes' }, TypeError],
+    [{ clock: {} }, TypeError],
+    [{ defaultTtl: 0 }, RangeError],
+    [{ serializer: 'yaml' }, TypeError],
+    [{ serializer: { name: 'json', serialize: String, deserialize: String } }, RangeError],
+  ])('refuses the options %p', (options, kind) => {
+    const dir = tempDir();
+    const err = thrown(() => new KVStore(join(dir, 'x.db'), options as never));
+    expect(err).toBeInstanceOf(kind);
+    expect(err.code).toBe('ERR_KV_INVALID_OPTION');
+    expect(existsSync(join(dir, 'x.db'))).toBe(false);
+  });
+
+  it('refuses an empty path', () => {
+    expect(thrown(() => new KVStore('')).code).toBe('ERR_KV_INVALID_ARGUMENT');
+  });
+
+  it('refuses a name differing only in case from an existing store', () => {
+    const path = tempDb();
+    new KVStore(path, 'Users').close();
+    const err = thrown(() => new KVStore(path, 'users'));
+    expect(err.code).toBe('ERR_KV_INVALID_NAME');
+    expect(err.message).toContain('"Users"');
+  });
+});
+
+describe('values', () => {
+  let store: KVStore;
+  beforeEach(() => {
+    store = new KVStore(tempDb());
+  });
+  afterEach(() => store.close());
+
+  it.each([
+    ['a function', () => 1],
+    ['a symbol', Symbol('s')],
+    ['a BigInt', 10n],
+    ['a Map', new Map([[1, 2]])],
+    ['a Set', new Set([1])],
+    ['a class instance', new (class Point { x = 1 })()],
+    ['NaN', NaN],
+    ['Infinity', Infinity],
+    ['a nested function', { a: { b: [1, () => 2] } }],
+    ['a nested BigInt', [1n]],
+    ['undefined in an array', [1, undefined]],
+    ['an array hole', [1, , 3]], // eslint-disable-line no-sparse-arrays
+    ['a nested Map', { m: new Map() }],
+  ])('refuses %s before writing anything', (_what, value) => {
+    store.set('k', 'before');
+    const err = thrown(() => store.set('k', value));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_KV_INVALID_VALUE');
+    expect(store.get('k')).toBe('before');
+  });
+
+  it('refuses a circular value', () => {
+    const value: Record<string, unknown> = { a: 1 };
+    value['self'] = value;
+    const err = thrown(() => store.set('k', value));
+    expect(err.code).toBe('ERR_KV_INVALID_VALUE');
+    expect(err.message).toContain('circular');
+    expect(store.has('k')).toBe(false);
+  });
+
+  it('accepts shared (non-circular) references, null-prototype objects and toJSON', () => {
+    const shared = { x: 1 };
+    store.set('shared', { a: shared, b: shared });
+    expect(store.get('shared')).toEqual({ a: { x: 1 }, b: { x: 1 } });
+    const bare = Object.assign(Object.create(null) as object, { a: 1 });
+    store.set('bare', bare);
+    expect(store.get('bare')).toEqual({ a: 1 });
+    store.set('date', new Date(0));
+    expect(store.get('date')).toBe('1970-01-01T00:00:00.000Z');
+  });
+
+  it('stores undefined as a value, distinct from a miss', () => {
+    store.set('u', undefined);
+    expect(store.has('u')).toBe(true);
+    expect(store.get('u', 'default')).toBeUndefined();
+    expect(store.items()).toEqual([['u', undefined]]);
+  });
+
+  it('does not pollute prototypes when reading a __proto__ key', () => {
+    store.set('p', JSON.parse('{"__proto__": {"polluted": true}}'));
+    const value = store.get('p') as Record<string, unknown>;
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(Object.keys(value)).toEqual(['__proto__']);
+  });
+
+  it('stores JSON text that any SQLite client can read', () => {
+    const path = tempDb();
+    const s = new KVStore(path);
+    s.set('k', { a: [1, 'two'] });
+    s.close();
+    expect(withRaw(path, (db) => db.prepare('SELECT value FROM key_value_store').pluck().get())).toBe('{"a":[1,"two"]}');
+  });
+});
+
+describe('serializers', () => {
+  it("'v8' keeps Dates, Maps, Sets, BigInts, Buffers, NaN and -0", () => {
+    using store = new KVStore(tempDb(), { serializer: 'v8' });
+    const value = {
+      when: new Date(1234),
+      map: new Map([['a', 1]]),
+      set: new Set([1, 2]),
+      big: 2n ** 70n,
+      bytes: new Uint8Array([1, 2, 3]),
+      nan: NaN,
+      negZero: -0,
+      nothing: undefined,
+    };
+    store.set('k', value);
+    expect(store.get('k')).toEqual(value);
+    expect(Object.is((store.get('k') as typeof value).negZero, -0)).toBe(true);
+    expect(thrown(() => store.set('f', () => 1)).code).toBe('ERR_KV_INVALID_VALUE');
+  });
+
+  it('records the serializer, and refuses to open a store with another one', () => {
+    const path = tempDb();
+    new KVStore(path, { serializer: 'v8' }).close();
+    const err = thrown(() => new KVStore(path));
+    expect(err.code).toBe('ERR_KV_SERIALIZER_MISMATCH');
+    expect(err.message).toContain('"v8"');
+    new KVStore(path, { serializer: 'v8' }).close();
+  });
+
+  it('accepts a custom serializer and wraps its failures', () => {
+    const upper: Serializer = {
+      name: 'upper-json',
+      serialize: (v) => {
+        if (v === 'bad') throw new Error('no bad values');
+        return JSON.stringify(v).toUpperCase();
+      },
+      deserialize: (d) => JSON.parse(String(d)),
+    };
+    const path = tempDb();
+    using store = new KVStore(path, { serializer: upper });
+    store.set('k', 'abc');
+    expect(store.get('k')).toBe('ABC');
+    const err = thrown(() => store.set('x', 'bad'));
+    expect(err.code).toBe('ERR_KV_INVALID_VALUE');
+    expect((err.cause as Error).message).toBe('no bad values');
+    withRaw(path, (db) => db.prepare("UPDATE key_value_store SET value = 'not json' WHERE key = 'k'").run());
+    expect(thrown(() => store.get('k')).code).toBe('ERR_KV_DESERIALIZE');
+  });
+});
+
+describe('cleanup of expired rows', () => {
+  it('removes expired rows as writes happen, without being asked', () => {
+    const path = tempDb();
+    const clock = new FakeClock();
+    using store = new KVStore(path, { clock });
+    store.setMany(Array.from({ length: 100 }, (_, i) => [`old${i}`, i] as const), 1);
+    clock.advance(2);
+    for (let i = 0; i < 200; i++) store.set(`new${i}`, i);
+    const rows = withRaw(path, (db) => db.prepare('SELECT count(*) FROM key_value_store').pluck().get());
+    expect(rows).toBe(200);
+  });
+
+  it('uses the partial expiry index to find expired rows', () => {
+    const path = tempDb();
+    new KVStore(path).close();
+    const plan = withRaw(path, (db) =>
+      db
+        .prepare('EXPLAIN QUERY PLAN SELECT key FROM key_value_store WHERE expires_at <= ? LIMIT 10')
+        .all(Date.now())
+        .map((r) => (r as { detail: string }).detail)
+        .join('\n'),
+    );
+    expect(plan).toContain('key_value_store_expires_at_idx');
+  });
+});
+
+describe('files that are not stores', () => {
+  it('refuses a file that is not SQLite and leaves it untouched', () => {
+    const path = tempDb('notes.txt');
+    writeFileSync(path, 'just some text, certainly not a database '.repeat(100));
+    const before = readFileSync(path);
+    const err = thrown(() => new KVStore(path));
+    expect(err.code).toBe('ERR_KV_NOT_A_DATABASE');
+    expect(err.cause).toBeDefined();
+    expect(readFileSync(path).equals(before)).toBe(true);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('refuses a path that is a directory', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'db'));
+    expect(thrown(() => new KVStore(join(dir, 'db'))).code).toBe('ERR_KV_CANT_OPEN');
+  });
+
+  it('refuses a table of the same name that is not a store, and leaves its data', () => {
+    const path = tempDb();
+    withRaw(path, (db) => {
+      db.exec('CREATE TABLE sessions (id INTEGER PRIMARY KEY, data TEXT)');
+      db.prepare("INSERT INTO sessions (data) VALUES ('keep me')").run();
+    });
+    const err = thrown(() => new KVStore(path, 'sessions'));
+    expect(err.code).toBe('ERR_KV_FOREIGN_TABLE');
+    expect(withRaw(path, (db) => db.prepare('SELECT data FROM sessions').pluck().all())).toEqual(['keep me']);
+  });
+});
+
+describe('read-only', () => {
+  it('reads a store another connection writes, and refuses writes', () => {
+    const path = tempDb();
+    using writer = new KVStore(path);
+    writer.set('k', 1);
+    using reader = new KVStore(path, { readonly: true });
+    expect(reader.get('k')).toBe(1);
+    writer.set('k', 2);
+    expect(reader.get('k')).toBe(2);
+    const err = thrown(() => reader.set('k', 3));
+    expect(err.code).toBe('ERR_KV_READONLY');
+    expect(writer.get('k')).toBe(2);
+  });
+
+  it('neither creates a file nor a store', () => {
+    const dir = tempDir();
+    expect(thrown(() => new KVStore(join(dir, 'none.db'), { readonly: true })).code).toBe('ERR_KV_CANT_OPEN');
+    expect(existsSync(join(dir, 'none.db'))).toBe(false);
+    const path = join(dir, 'some.db');
+    new KVStore(path, 'a').close();
+    expect(thrown(() => new KVStore(path, { table: 'b', readonly: true })).code).toBe('ERR_KV_NO_SUCH_STORE');
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * The built package as a user installs it: resolved by name through the
+ * `exports` map, from a folder that is not the repository.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { builtEntry, root } from './built';
+import { tempDir } from './helpers';
+
+function appFolder(): string {
+  builtEntry();
+  const app = tempDir();
+  mkdirSync(join(app, 'node_modules'));
+  symlinkSync(root, join(app, 'node_modules', 'drizzle-kv'), 'dir');
+  return app;
+}
+
+function run(cwd: string, file: string, source: string): string {
+  writeFileSync(join(cwd, file), source);
+  return execFileSync(process.execPath, [file], { cwd, encoding: 'utf8' }).trim();
+}
+
+describe('the built package', () => {
+  it('works with require()', () => {
+    const app = appFolder();
+    const out = run(
+      app,
+      'main.cjs',
+      `const { KVStore, KVDatabase, isKVError } = require('drizzle-kv');
+       const store = new KVStore('data/cache.db', 'things');
+       store.set('k', { ok: true }, 60);
+       console.log(JSON.stringify([store.get('k'), typeof KVDatabase, typeof isKVError]));
+       store.close();`,
+    );
+    expect(JSON.parse(out)).toEqual([{ ok: true }, 'function', 'function']);
+    expect(existsSync(join(app, 'data/cache.db'))).toBe(true);
+  });
+
+  it('works with import, sharing one module instance with require()', () => {
+    const app = appFolder();
+    const out = run(
+      app,
+      'main.mjs',
+      `import { KVStore, KVError } from 'drizzle-kv';
+       import { createRequire } from 'node:module';
+       const required = createRequire(import.meta.url)('drizzle-kv');
+       const store = new KVStore(':memory:');
+       store.set('n', 41);
+       let code;
+       try { store.set('bad', 1n); } catch (err) { code = err.code; }
+       console.log(JSON.stringify([store.incr('n'), code, required.KVStore === KVStore, required.KVError === KVError]));`,
+    );
+    expect(JSON.parse(out)).toEqual([42, 'ERR_KV_INVALID_VALUE', true, true]);
+  });
+
+  it('ships type declarations for its entry point', () => {
+    expect(existsSync(join(root, 'dist/src/index.d.ts'))).toBe(true);
+  });
+
+  it('finds its migrations whatever the working directory is', () => {
+    const app = appFolder();
+    const elsewhere = tempDir();
+    const out = execFileSync(
+      process.execPath,
+      ['-e', `const { KVStore } = require(${JSON.stringify(join(app, 'node_modules/drizzle-kv'))}); const s = new KVStore('x.db'); s.set('a', 1); console.log(s.get('a'));`],
+      { cwd: elsewhere, encoding: 'utf8' },
+    ).trim();
+    expect(out).toBe('1');
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * Every ```ts block of the README runs, against the built package, in a
+ * fresh folder. A line `expr; // => expected` asserts that `expr` deeply
+ * equals `expected`, so the documented results cannot rot.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { builtEntry, root } from './built';
+import { tempDir } from './helpers';
+
+interface Block {
+  title: string;
+  code: string;
+}
+
+function readmeBlocks(): Block[] {
+  const blocks: Block[] = [];
+  let heading = '';
+  const lines = readFileSync(join(root, 'README.md'), 'utf8').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (line.startsWith('#')) heading = line.replace(/^#+\s*/, '');
+    if (line.trim() === '```ts') {
+      const start = i + 1;
+      while (i < lines.length && lines[++i]?.trim() !== '```');
+      blocks.push({ title: `${heading} (README line ${start})`, code: lines.slice(start, i).join('\n') });
+    }
+  }
+  return blocks;
+}
+
+/** `expr; // => expected` becomes an assertion. */
+function withAssertions(code: string): string {
+  return code
+    .split('\n')
+    .map((line) => {
+      const m = /^(\s*)(.+?);\s*\/\/ => (.+)$/.exec(line);
+      return m ? `${m[1]}__expect(${m[2]}, ${m[3]}, ${JSON.stringify(m[2])});` : line;
+    })
+    .join('\n');
+}
+
+const prelude = `const __assert = require('node:assert');
+function __expect(actual, expected, what) { __assert.deepStrictEqual(actual, expected, what); }
+`;
+
+const blocks = readmeBlocks();
+
+describe('README examples', () => {
+  it('has examples to run', () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it.each(blocks.map((b) => [b.title, b] as const))('%s', (_title, block) => {
+    builtEntry();
+    const dir = tempDir();
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'drizzle-kv'), 'dir');
+    // What an app using drizzle-kv has installed beside it.
+    for (const dep of ['drizzle-orm', 'better-sqlite3']) symlinkSync(join(root, 'node_modules', dep), join(dir, 'node_modules', dep), 'dir');
+    const js = ts.transpileModule(withAssertions(block.code), {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    }).outputText;
+    writeFileSync(join(dir, 'example.js'), prelude + js);
+    execFileSync(process.execPath, ['example.js'], { cwd: dir, env: { ...process.env, HOME: dir }, stdio: 'pipe' });
+  });
+});
