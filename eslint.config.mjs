@@ -32,6 +32,7 @@ export default tseslint.config(
     files: ['**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
     },
   },
@@ -45,5 +46,7 @@ export default tseslint.config(
   ]),
   layer(['src/connection.ts'], ['./registry', './migrator', './repository', './store', './database']),
   layer(['src/registry.ts', 'src/migrator.ts', 'src/repository.ts'], ['./store', './database']),
-  layer(['src/store.ts'], ['./database', './index']),
+  layer(['src/store.ts'], ['./database', './scache', './index']),
+  // The memoizer depends only on the store's public interface.
+  layer(['src/scache.ts', 'src/cache-key.ts'], ['./connection', './registry', './migrator', './repository', './database', './index']),
 );

@@ -2,7 +2,7 @@
 //   npm run demo                  (uses ./drizzle-kv-demo.db)
 //   node examples/demo.mjs PATH   (any other file)
 // Run it twice: the file persists between runs.
-import { KVDatabase, KVStore, isKVError } from 'drizzle-kv';
+import { KVDatabase, KVStore, isKVError, scache } from 'drizzle-kv';
 
 const path = process.argv[2] ?? 'drizzle-kv-demo.db';
 const show = (label, value) => console.log(`${label.padEnd(34)} ${JSON.stringify(value)}`);
@@ -48,6 +48,20 @@ try {
   show('stores in the file', db.stores().map((s) => `${s.name} (format ${s.version}, ${s.serializer})`));
 } finally {
   db.close();
+}
+
+// Function caching: the second call is answered from the file, also in the next run.
+{
+  const store = new KVStore(path, 'memo');
+  let computed = 0;
+  const slowSquare = scache({ store, ttl: 600 })(function slowSquare(n) {
+    computed++;
+    return n * n;
+  });
+  show('slowSquare(12), twice', [slowSquare(12), slowSquare(12)]);
+  show('computed (0 on later runs)', computed);
+  show('its key', slowSquare.keyFor(12));
+  store.close();
 }
 
 console.log('\nRun it again: the counter goes on, because the store lives in the file.');

@@ -11,6 +11,7 @@
  * | `ERR_KV_INVALID_TTL` | a TTL is not a positive number of seconds | fix the TTL |
  * | `ERR_KV_INVALID_OPTION` | an option is unknown or of the wrong type | fix the option |
  * | `ERR_KV_INVALID_ARGUMENT` | another argument is wrong (e.g. an async transaction callback) | fix the call |
+ * | `ERR_KV_UNKEYABLE_ARGUMENT` | scache cannot derive a deterministic key from an argument | pass a `keyFunc` |
  * | `ERR_KV_NOT_A_NUMBER` | `incr`/`decr` on a value that is not a number | — |
  * | `ERR_KV_DESERIALIZE` | a stored value could not be decoded | delete the key |
  * | `ERR_KV_FORMAT_TOO_NEW` | the file was written by a newer version of this library | upgrade the library |
@@ -34,6 +35,7 @@ export type KVErrorCode =
   | 'ERR_KV_INVALID_TTL'
   | 'ERR_KV_INVALID_OPTION'
   | 'ERR_KV_INVALID_ARGUMENT'
+  | 'ERR_KV_UNKEYABLE_ARGUMENT'
   | 'ERR_KV_NOT_A_NUMBER'
   | 'ERR_KV_DESERIALIZE'
   | 'ERR_KV_FORMAT_TOO_NEW'

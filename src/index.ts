@@ -6,6 +6,8 @@
  */
 export { KVStore } from './store';
 export type { EntriesOptions, ListOptions } from './store';
+export { scache } from './scache';
+export type { Memoized, MemoStore, ScacheOptions, ScacheWrapper } from './scache';
 export { KVDatabase } from './database';
 export type { StoreInfo } from './database';
 export type { Clock, KVDatabaseOptions, KVStoreFileOptions, KVStoreOptions } from './options';

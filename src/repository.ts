@@ -42,6 +42,7 @@ function prepareQueries(db: BetterSQLite3Database, t: KVTable) {
     page: db.select({ key: t.key, value: t.value }).from(t).where(inRange).orderBy(asc(t.key)).limit(limit).prepare(),
     count: db.select({ n: count() }).from(t).where(live).prepare(),
     clear: db.delete(t).prepare(),
+    clearRange: db.delete(t).where(and(gte(t.key, lo), lt(t.key, hi))).prepare(),
     // Goes through the partial expiry index: finding nothing expired is one index probe.
     cull: db
       .delete(t)
@@ -123,8 +124,9 @@ export class KVRepository {
     return this.#q.count.get({ now: at })?.n ?? 0;
   }
 
-  clear(): void {
-    this.#q.clear.run();
+  /** Deletes every row (live or expired) in `range`, or in the table. Returns how many. */
+  clear(range?: KeyRange): number {
+    return range === undefined ? this.#q.clear.run().changes : this.#q.clearRange.run({ lo: range.lo, hi: range.hi }).changes;
   }
 
   /** Deletes at most `n` expired rows. Returns how many it deleted. */

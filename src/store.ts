@@ -397,11 +397,16 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     }
   }
 
-  /** Removes every entry. */
-  clear(): void {
+  /**
+   * Removes every entry, or with `prefix` every entry whose key starts with it.
+   *
+   * @returns how many rows were removed (expired rows not yet purged included)
+   */
+  clear(options?: ListOptions): number {
     const repo = this.#use('clear');
+    const range = options === undefined ? undefined : this.#range(options, 'clear');
     try {
-      repo.clear();
+      return repo.clear(range);
     } catch (err) {
       throw toKVError(err, 'clear');
     }

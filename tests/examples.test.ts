@@ -9,10 +9,14 @@ describe('examples/demo.mjs', () => {
     builtEntry();
     const path = tempDb('demo.db');
     const run = () => execFileSync(process.execPath, [join(root, 'examples/demo.mjs'), path], { encoding: 'utf8' });
-    expect(run()).toMatch(/runs of this demo \(incr\)\s+1\n/);
-    expect(run()).toMatch(/runs of this demo \(incr\)\s+2\n/);
+    const first = run();
+    expect(first).toMatch(/runs of this demo \(incr\)\s+1\n/);
+    expect(first).toMatch(/computed this run \(0 after the first\)\s+1\n/);
+    const second = run();
+    expect(second).toMatch(/runs of this demo \(incr\)\s+2\n/);
+    expect(second).toMatch(/computed this run \(0 after the first\)\s+0\n/);
     using db = new KVDatabase(path);
-    expect(db.stores().map((s) => s.name)).toEqual(['events', 'key_value_store', 'preferences']);
+    expect(db.stores().map((s) => s.name)).toEqual(['events', 'key_value_store', 'memo', 'preferences']);
     expect(integrity(path)).toBe('ok');
   });
 });

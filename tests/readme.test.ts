@@ -63,7 +63,9 @@ describe('README examples', () => {
     const js = ts.transpileModule(withAssertions(block.code), {
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
     }).outputText;
-    writeFileSync(join(dir, 'example.js'), prelude + js);
+    // Wrapped so that examples may use top-level await.
+    const program = `${prelude}(async () => {\n${js}\n})().catch((err) => { console.error(err); process.exitCode = 1; });\n`;
+    writeFileSync(join(dir, 'example.js'), program);
     execFileSync(process.execPath, ['example.js'], { cwd: dir, env: { ...process.env, HOME: dir }, stdio: 'pipe' });
   });
 });

@@ -24,7 +24,7 @@ export interface ContractStore {
   entries(options?: { prefix?: string; batchSize?: number }): IterableIterator<[string, unknown]>;
   [Symbol.iterator](): IterableIterator<[string, unknown]>;
   readonly size: number;
-  clear(): void;
+  clear(options?: { prefix?: string }): number;
   purgeExpired(): number;
   transaction<T>(fn: () => T): T;
   close(): void;
@@ -322,8 +322,10 @@ export function describeStoreContract(label: string, open: (clock: FakeClock) =>
         expect(thrown(() => store.entries({ batchSize: 0 })).code).toBe('ERR_KV_INVALID_ARGUMENT');
       });
 
-      it('clear removes everything', () => {
-        store.clear();
+      it('clear removes a prefix, or everything, and counts what it removed', () => {
+        expect(store.clear({ prefix: 'user:' })).toBe(3);
+        expect(store.keys()).toEqual(['USER:3', 'session:1', 'userA', 'user_x']);
+        expect(store.clear()).toBe(4);
         expect(store.size).toBe(0);
         expect(store.keys()).toEqual([]);
       });

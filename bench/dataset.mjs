@@ -1,0 +1,58 @@
+// The data every benchmark uses, shared by the runner and the worker so that
+// drizzle-kv, raw better-sqlite3 and Keyv read and write exactly the same thing.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const ROOT = join(BENCH_DIR, '..');
+/** The built library (CommonJS). The benchmark measures what users run, not src/. */
+export const DIST = join(ROOT, 'dist/src/index.js');
+/** Comparison libraries live outside the package's own dependencies (see bench/README.md). */
+export const DEPS = join(BENCH_DIR, '.deps/package.json');
+
+export const VALUE = { name: 'Alice', age: 30, tags: ['a', 'b'] };
+export const TTL_SECONDS = 3600;
+export const key = (i) => `user:${i}`;
+export const missKey = (i) => `miss:${i}`;
+
+/**
+ * The i-th key to read from a store of `size` keys: a fixed permutation
+ * (7919 is prime, so coprime with every size used), so reads hit the B-tree
+ * all over instead of walking it in order, the same way for every system.
+ */
+export const readKey = (i, size) => key((i * 7919) % size);
+
+/**
+ * The fake "now" of the purge fixture: fixed, so a store opened with
+ * `clock: { now: () => PURGE_T0 }` sees nothing expired, and one opened at
+ * PURGE_T1 sees exactly the rows written with a TTL as expired. No sleeping.
+ */
+export const PURGE_T0 = 1_700_000_000_000;
+export const PURGE_T1 = PURGE_T0 + TTL_SECONDS * 1000 + 1;
+/** In the purge fixture every 10th key has a TTL: 10% of the rows expire at PURGE_T1. */
+export const expiresInPurgeFixture = (i) => i % 10 === 0;
+
+/** Sizes of a full run and of a --quick one (N/10, 10k instead of 1M). */
+export const SIZES = {
+  full: { n: 20_000, keyvN: 2_000, list: 100_000, huge: 1_000_000, scale: [10_000, 100_000, 1_000_000], reps: 5, coldRuns: 20 },
+  quick: { n: 2_000, keyvN: 200, list: 10_000, huge: 10_000, scale: [1_000, 10_000, 100_000], reps: 1, coldRuns: 5 },
+};
+
+/** Raw better-sqlite3 baseline: the table and index drizzle-kv creates, under a short name. */
+export const RAW_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS t (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_at INTEGER);
+  CREATE INDEX IF NOT EXISTS t_exp ON t(expires_at) WHERE expires_at IS NOT NULL;`;
+
+export function assertBuilt() {
+  if (!existsSync(DIST)) {
+    console.error(`drizzle-kv is not built: ${DIST} is missing. Run \`npm run build\` first.`);
+    process.exit(2);
+  }
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
