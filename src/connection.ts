@@ -105,13 +105,14 @@ function retryWhileBusy(timeout: number, fn: () => void): void {
  * Opens `path` and applies the connection settings kv-cache uses, on every
  * connection (some pragmas are per connection, not stored in the file):
  * WAL (readers never wait for the writer), `synchronous=NORMAL` (no fsync per
- * commit; survives process crashes, may lose the last commits on power loss),
+ * commit; survives process crashes, may lose the last commits on power loss)
+ * or `FULL` if asked,
  * a busy timeout, a 128 MiB page cache and 512 MiB of memory-mapped I/O.
  *
  * Refuses a file that is not an SQLite database before anything is written to it.
  */
 export function openConnection(path: string, options: ResolvedDatabaseOptions): Connection {
-  const { readonly, timeout } = options;
+  const { readonly, timeout, durability } = options;
   let client: Database.Database | undefined;
   try {
     if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -125,7 +126,7 @@ export function openConnection(path: string, options: ResolvedDatabaseOptions): 
         db.pragma('journal_mode = WAL');
       }
     });
-    client.pragma('synchronous = NORMAL');
+    client.pragma(durability === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
     client.pragma('cache_size = -131072');
     client.pragma('mmap_size = 536870912');
     return new Connection(client, readonly);

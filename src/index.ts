@@ -10,7 +10,7 @@ export { scache } from './scache';
 export type { Memoized, MemoStore, ScacheOptions, ScacheWrapper } from './scache';
 export { KVDatabase } from './database';
 export type { StoreInfo } from './database';
-export type { Clock, KVDatabaseOptions, KVStoreFileOptions, KVStoreOptions } from './options';
+export type { Clock, Durability, KVDatabaseOptions, KVStoreFileOptions, KVStoreOptions } from './options';
 export type { Ttl } from './validate';
 export { jsonSerializer, v8Serializer } from './serializer';
 export type { Serializer, SerializerOption } from './serializer';

@@ -22,7 +22,18 @@ export interface KVDatabaseOptions {
    * @default false
    */
   readonly?: boolean;
+  /**
+   * What a committed write survives. `'normal'` (`synchronous=NORMAL`):
+   * a crash of the process, not always a power loss, which may undo the
+   * last commits (never corrupting the file). `'full'` (`synchronous=FULL`):
+   * a power loss too, at the cost of an fsync per commit.
+   * @default 'normal'
+   */
+  durability?: Durability;
 }
+
+/** See {@link KVDatabaseOptions.durability}. */
+export type Durability = 'normal' | 'full';
 
 /** Options for a store. */
 export interface KVStoreOptions {
@@ -61,6 +72,7 @@ export interface KVStoreFileOptions extends KVDatabaseOptions, KVStoreOptions {
 export interface ResolvedDatabaseOptions {
   readonly timeout: number;
   readonly readonly: boolean;
+  readonly durability: Durability;
 }
 
 /** {@link KVStoreOptions} with every default filled in. */
@@ -70,7 +82,7 @@ export interface ResolvedStoreOptions {
   readonly clock: Clock;
 }
 
-const DATABASE_KEYS = ['timeout', 'readonly'] as const;
+const DATABASE_KEYS = ['timeout', 'readonly', 'durability'] as const;
 const STORE_KEYS = ['serializer', 'defaultTtl', 'clock'] as const;
 const FILE_KEYS = [...DATABASE_KEYS, ...STORE_KEYS, 'table'] as const;
 
@@ -90,7 +102,7 @@ function assertOptionsObject(options: unknown, known: readonly string[]): assert
 }
 
 function resolveDatabaseFields(options: Record<string, unknown>): ResolvedDatabaseOptions {
-  const { timeout = 5000, readonly = false } = options;
+  const { timeout = 5000, readonly = false, durability = 'normal' } = options;
   if (typeof timeout !== 'number') {
     throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "timeout" must be a number of milliseconds, got ${describe(timeout)}`);
   }
@@ -100,7 +112,10 @@ function resolveDatabaseFields(options: Record<string, unknown>): ResolvedDataba
   if (typeof readonly !== 'boolean') {
     throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "readonly" must be a boolean, got ${describe(readonly)}`);
   }
-  return { timeout, readonly };
+  if (durability !== 'normal' && durability !== 'full') {
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "durability" must be 'normal' or 'full', got ${describe(durability)}`);
+  }
+  return { timeout, readonly, durability };
 }
 
 function resolveStoreFields(options: Record<string, unknown>): ResolvedStoreOptions {

@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KVDatabase, KVStore, type Serializer, isKVError } from '../src';
+import { openConnection } from '../src/connection';
+import { resolveDatabaseOptions } from '../src/options';
 import { describeStoreContract } from './contract/store-contract';
 import { FakeClock, integrity, tempDb, tempDir, thrown, withRaw } from './helpers';
 
@@ -48,11 +50,22 @@ describe('opening', () => {
     }
   });
 
-  it('sets WAL and synchronous=NORMAL on the connection', () => {
+  it('puts the file in WAL mode', () => {
     const path = tempDb();
     const store = new KVStore(path);
     withRaw(path, (db) => expect(db.pragma('journal_mode', { simple: true })).toBe('wal'));
     store.close();
+  });
+
+  it.each([
+    [undefined, 1],
+    ['normal', 1],
+    ['full', 2],
+  ] as const)('sets synchronous on every connection for durability %p', (durability, expected) => {
+    const conn = openConnection(tempDb(), resolveDatabaseOptions(durability ? { durability } : {}));
+    expect(conn.client.pragma('synchronous', { simple: true })).toBe(expected);
+    conn.close();
+    expect(thrown(() => new KVDatabase(':memory:', { durability: 'fast' as never })).code).toBe('ERR_KV_INVALID_OPTION');
   });
 
   it('keeps two stores of one file independent', () => {

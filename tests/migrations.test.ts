@@ -8,7 +8,7 @@ import { openConnection } from '../src/connection';
 import { type Format, ensureStore } from '../src/migrator';
 import { tempDb, thrown, withRaw } from './helpers';
 
-const options = { timeout: 2000, readonly: false };
+const options = { timeout: 2000, readonly: false, durability: 'normal' } as const;
 
 /** The current format plus one more per-store step, as a future release would ship it. */
 const nextFormat: Format = {
@@ -91,7 +91,7 @@ describe('migrations', () => {
     const path = tempDb();
     new KVStore(path, 'a').close();
     const err = thrown(() => {
-      const conn = openConnection(path, { timeout: 100, readonly: true });
+      const conn = openConnection(path, { timeout: 100, readonly: true, durability: 'normal' });
       try {
         ensureStore(conn, 'a', 'json', nextFormat);
       } finally {

@@ -1,0 +1,288 @@
+// One measurement in a fresh process: node bench/worker.mjs <workload> <system> '<json params>'
+// Prints one JSON line: { value, unit, ...extra }.
+//
+// Each system is an adapter with the same methods, so every workload below is
+// one loop shared by all systems: the harness costs each of them the same.
+// A fresh process per measurement keeps one system's garbage, JIT state and
+// SQLite page cache from leaking into the next.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import {
+  DEPS, DIST, PURGE_T0, PURGE_T1, RAW_SCHEMA, TTL_SECONDS, VALUE,
+  assertBuilt, expiresInPurgeFixture, key, median, missKey, readKey,
+} from './dataset.mjs';
+
+const require = createRequire(import.meta.url);
+const RAW_DRIVER = require.resolve('better-sqlite3');
+
+const systems = {
+  'drizzle-kv'(file, clock = Date) {
+    assertBuilt();
+    const { KVStore } = require(DIST);
+    const s = new KVStore(file, { clock });
+    return {
+      set: (k, v, ttl) => s.set(k, v, ttl),
+      get: (k) => s.get(k),
+      setMany: (entries, ttl) => s.setMany(entries, ttl),
+      keys: () => s.keys(),
+      entries: () => s.entries(),
+      purge: () => s.purgeExpired(),
+      close: () => s.close(),
+    };
+  },
+
+  // What a careful hand-written store on better-sqlite3 does: same table, same
+  // upsert, statements prepared once, JSON values, expiry checked in JS.
+  raw(file, clock = Date) {
+    const Database = require(RAW_DRIVER);
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(RAW_SCHEMA);
+    const live = '(expires_at IS NULL OR expires_at > ?)';
+    const upsert = db.prepare(
+      'INSERT INTO t (key, value, expires_at) VALUES (?, ?, ?) ' +
+        'ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
+    );
+    const read = db.prepare('SELECT value, expires_at FROM t WHERE key = ?');
+    const keys = db.prepare(`SELECT key FROM t WHERE ${live} ORDER BY key`).pluck();
+    const rows = db.prepare(`SELECT key, value FROM t WHERE ${live} ORDER BY key`).raw();
+    // One statement: the plain way to purge (drizzle-kv deletes in batches of 1000 to keep the lock short).
+    const purge = db.prepare('DELETE FROM t WHERE expires_at <= ?');
+    const expiry = (ttl) => (ttl === undefined ? null : clock.now() + Math.ceil(ttl * 1000));
+    const many = db.transaction((entries, exp) => {
+      for (const [k, v] of entries) upsert.run(k, JSON.stringify(v), exp);
+    });
+    return {
+      set: (k, v, ttl) => void upsert.run(k, JSON.stringify(v), expiry(ttl)),
+      get(k) {
+        const r = read.get(k);
+        if (r === undefined || (r.expires_at !== null && r.expires_at <= clock.now())) return undefined;
+        return JSON.parse(r.value);
+      },
+      setMany: (entries, ttl) => many.immediate(entries, expiry(ttl)),
+      keys: () => keys.all(clock.now()),
+      // One statement stepped lazily (drizzle-kv instead runs one query per 256 rows, holding nothing open).
+      *entries() {
+        for (const [k, v] of rows.iterate(clock.now())) yield [k, JSON.parse(v)];
+      },
+      purge: () => purge.run(clock.now()).changes,
+      close: () => db.close(),
+    };
+  },
+
+  // Keyv with its SQLite adapter as users get it by default (its rollback
+  // journal, no WAL). Async: every operation is awaited.
+  keyv(file) {
+    const deps = createRequire(DEPS);
+    const { Keyv } = deps('keyv');
+    const { KeyvSqlite } = deps('@keyv/sqlite');
+    const kv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${file}` }) });
+    return {
+      async: true,
+      set: (k, v, ttl) => kv.set(k, v, ttl === undefined ? undefined : ttl * 1000),
+      get: (k) => kv.get(k),
+      close: () => kv.disconnect(),
+    };
+  },
+};
+
+/** What a cold CLI process runs for each system (node -e), timed from spawn to exit. */
+const coldScripts = {
+  'drizzle-kv': (file) =>
+    `const { KVStore } = require(${JSON.stringify(DIST)});
+     const s = new KVStore(${JSON.stringify(file)});
+     if (s.get('user:1') === undefined) process.exit(3);
+     s.close();`,
+  raw: (file) =>
+    `const Database = require(${JSON.stringify(RAW_DRIVER)});
+     const db = new Database(${JSON.stringify(file)});
+     db.pragma('journal_mode = WAL');
+     db.pragma('synchronous = NORMAL');
+     const r = db.prepare('SELECT value, expires_at FROM t WHERE key = ?').get('user:1');
+     if (r === undefined) process.exit(3);
+     JSON.parse(r.value);
+     db.close();`,
+  // The floor: starting node itself.
+  node: () => '0',
+};
+
+const elapsedMs = (t0) => performance.now() - t0;
+const fixedClock = (t) => ({ now: () => t });
+
+/** The values of `i` in [0, n) in chunks, as [key, value] pairs: fixtures are loaded with setMany. */
+function* chunks(n, pick = () => true, size = 10_000) {
+  for (let lo = 0; lo < n; lo += size) {
+    const chunk = [];
+    for (let i = lo; i < Math.min(n, lo + size); i++) if (pick(i)) chunk.push([key(i), VALUE]);
+    yield chunk;
+  }
+}
+
+/** Resident memory from /proc: anonymous (heap, SQLite's page cache) and file-backed (mmap'd database pages). */
+function memory() {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
+}
+
+function removeDb(file) {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true });
+}
+
+const workloads = {
+  /** Builds a fixture file of `size` keys; 'purge' gives every 10th key a TTL at the fake time PURGE_T0. */
+  async load(open, p) {
+    const s = await open(p.file, fixedClock(PURGE_T0));
+    const t0 = performance.now();
+    if (s.async) {
+      for (let i = 0; i < p.size; i++) await s.set(key(i), VALUE);
+    } else if (p.kind === 'purge') {
+      for (const c of chunks(p.size, expiresInPurgeFixture)) s.setMany(c, TTL_SECONDS);
+      for (const c of chunks(p.size, (i) => !expiresInPurgeFixture(i))) s.setMany(c);
+    } else {
+      for (const c of chunks(p.size)) s.setMany(c);
+    }
+    const ms = elapsedMs(t0);
+    await s.close(); // the last connection checkpoints the WAL: the fixture is one self-contained file
+    return { value: ms, unit: 'ms' };
+  },
+
+  async set(open, p) {
+    const s = await open(p.file);
+    const ttl = p.ttl ?? undefined;
+    const t0 = performance.now();
+    if (s.async) for (let i = 0; i < p.n; i++) await s.set(key(i), VALUE, ttl);
+    else for (let i = 0; i < p.n; i++) s.set(key(i), VALUE, ttl);
+    const ms = elapsedMs(t0);
+    await s.close();
+    removeDb(p.file);
+    return { value: (ms * 1000) / p.n, unit: 'µs/op' };
+  },
+
+  async 'get-hit'(open, p) {
+    const s = await open(p.file);
+    let hits = 0;
+    const t0 = performance.now();
+    if (s.async) for (let i = 0; i < p.n; i++) hits += (await s.get(readKey(i, p.size))) === undefined ? 0 : 1;
+    else for (let i = 0; i < p.n; i++) hits += s.get(readKey(i, p.size)) === undefined ? 0 : 1;
+    const ms = elapsedMs(t0);
+    await s.close();
+    if (hits !== p.n) throw new Error(`expected ${p.n} hits, got ${hits}`);
+    return { value: (ms * 1000) / p.n, unit: 'µs/op' };
+  },
+
+  async 'get-miss'(open, p) {
+    const s = await open(p.file);
+    let hits = 0;
+    const t0 = performance.now();
+    if (s.async) for (let i = 0; i < p.n; i++) hits += (await s.get(missKey(i))) === undefined ? 0 : 1;
+    else for (let i = 0; i < p.n; i++) hits += s.get(missKey(i)) === undefined ? 0 : 1;
+    const ms = elapsedMs(t0);
+    await s.close();
+    if (hits !== 0) throw new Error(`expected no hits, got ${hits}`);
+    return { value: (ms * 1000) / p.n, unit: 'µs/op' };
+  },
+
+  'set-many'(open, p) {
+    const s = open(p.file);
+    const entries = Array.from({ length: p.n }, (_, i) => [key(i), VALUE]);
+    const t0 = performance.now();
+    s.setMany(entries);
+    const ms = elapsedMs(t0);
+    s.close();
+    removeDb(p.file);
+    return { value: ms, unit: 'ms' };
+  },
+
+  // keys() and entries() take milliseconds: three calls, the median.
+  keys(open, p) {
+    const s = open(p.file);
+    const times = [0, 1, 2].map(() => {
+      const t0 = performance.now();
+      const n = s.keys().length;
+      const ms = elapsedMs(t0);
+      if (n !== p.size) throw new Error(`expected ${p.size} keys, got ${n}`);
+      return ms;
+    });
+    s.close();
+    return { value: median(times), unit: 'ms' };
+  },
+
+  entries(open, p) {
+    const s = open(p.file);
+    const times = [0, 1, 2].map(() => {
+      let n = 0;
+      const t0 = performance.now();
+      for (const entry of s.entries()) n += entry[1] === undefined ? 0 : 1;
+      const ms = elapsedMs(t0);
+      if (n !== p.size) throw new Error(`expected ${p.size} entries, got ${n}`);
+      return ms;
+    });
+    s.close();
+    return { value: median(times), unit: 'ms' };
+  },
+
+  /** On a copy of the purge fixture, at a fake time when nothing (PURGE_T0) or 10% (PURGE_T1) has expired. */
+  purge(open, p) {
+    copyFileSync(p.fixture, p.file);
+    const s = open(p.file, fixedClock(p.expired ? PURGE_T1 : PURGE_T0));
+    const calls = p.expired ? 1 : 100; // finding nothing is idempotent: average many calls
+    const expected = p.expired ? p.size / 10 : 0;
+    let first;
+    const t0 = performance.now();
+    for (let i = 0; i < calls; i++) {
+      const n = s.purge();
+      if (n !== (i === 0 ? expected : 0)) throw new Error(`purge ${i}: expected ${expected} rows, got ${n}`);
+      first ??= elapsedMs(t0);
+    }
+    const ms = elapsedMs(t0);
+    s.close();
+    removeDb(p.file);
+    return { value: ms / calls, unit: p.expired ? 'ms' : 'ms/call', first };
+  },
+
+  /** Wall-clock of whole `node -e` processes: spawn, require, open, one get, close, exit. */
+  cold(_open, p, system) {
+    const code = coldScripts[system](p.file);
+    const times = [];
+    for (let i = 0; i < p.runs; i++) {
+      const t0 = performance.now();
+      const r = spawnSync(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
+      times.push(elapsedMs(t0));
+      if (r.status !== 0) throw new Error(`cold ${system} exited ${r.status}: ${r.stderr}`);
+    }
+    return { value: median(times), unit: 'ms' };
+  },
+
+  /** Peak resident-memory growth over a full entries() iteration, sampled every 4096 entries. */
+  rss(open, p) {
+    const s = open(p.file);
+    globalThis.gc?.();
+    const base = memory();
+    let peak = { rss: 0, anon: 0, file: 0 };
+    let n = 0;
+    for (const entry of s.entries()) {
+      if (entry[1] === undefined) throw new Error('undefined value');
+      if (++n % 4096 === 0) {
+        const m = memory();
+        peak = { rss: Math.max(peak.rss, m.rss), anon: Math.max(peak.anon, m.anon), file: Math.max(peak.file, m.file) };
+      }
+    }
+    s.close();
+    if (n !== p.size) throw new Error(`expected ${p.size} entries, got ${n}`);
+    const grow = (f) => Math.max(0, peak[f] - base[f]);
+    return { value: grow('rss'), unit: 'MB', anon: grow('anon'), file: grow('file') };
+  },
+};
+
+const [workload, system, json = '{}'] = process.argv.slice(2);
+if (!workloads[workload] || !(systems[system] || workload === 'cold')) {
+  console.error(`usage: node bench/worker.mjs <${Object.keys(workloads).join('|')}> <${Object.keys(systems).join('|')}> '<json>'`);
+  process.exit(2);
+}
+const open = systems[system];
+const result = await workloads[workload](open, JSON.parse(json), system);
+console.log(JSON.stringify(result));
