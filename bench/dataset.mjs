@@ -7,7 +7,13 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(BENCH_DIR, '..');
 /** The built library (CommonJS). The benchmark measures what users run, not src/. */
-export const DIST = join(ROOT, 'dist/src/index.js');
+export const BUILT = join(ROOT, 'dist/src/index.js');
+/**
+ * What the workers load: the runner points BENCH_DIST at a copy of dist/ taken
+ * when it starts, so a rebuild during the run (npm test rebuilds dist/) cannot
+ * break it half-way or mix two builds in one table.
+ */
+export const DIST = process.env.BENCH_DIST ?? BUILT;
 /** Comparison libraries live outside the package's own dependencies (see bench/README.md). */
 export const DEPS = join(BENCH_DIR, '.deps/package.json');
 

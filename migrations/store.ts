@@ -12,4 +12,13 @@ export const storeSteps: readonly MigrationStep[] = [
       "CREATE INDEX `__kv_store___expires_at_idx` ON `__kv_store__` (`expires_at`) WHERE \"expires_at\" IS NOT NULL;",
     ],
   },
+  {
+    version: 2,
+    tag: "0001_row_metadata",
+    statements: [
+      "ALTER TABLE `__kv_store__` ADD `updated_at` integer DEFAULT 0 NOT NULL;",
+      "ALTER TABLE `__kv_store__` ADD `size` integer DEFAULT 0 NOT NULL;",
+      "-- Backfill: the size of each existing entry, and the time of the upgrade as its last write\n-- (the real one was never recorded).\nUPDATE `__kv_store__` SET\n\t`size` = length(CAST(`key` AS BLOB)) + length(CAST(`value` AS BLOB)),\n\t`updated_at` = CAST(unixepoch('subsec') * 1000 AS INTEGER);",
+    ],
+  },
 ];

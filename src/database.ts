@@ -1,6 +1,6 @@
 import { type Connection, openConnection, resolveDatabasePath } from './connection';
 import { KVError, KVTypeError, toKVError } from './errors';
-import { assertDatabaseSupported, dropStore } from './migrator';
+import { type FormatReport, assertDatabaseSupported, dropStore, inspectFormat, migrateAll } from './migrator';
 import { assertStoreName } from './names';
 import { type KVDatabaseOptions, type KVStoreOptions, resolveDatabaseOptions, resolveStoreOptions } from './options';
 import { Registry, type StoreRecord } from './registry';
@@ -9,6 +9,9 @@ import { describe } from './validate';
 
 /** A store as listed by {@link KVDatabase.stores}. */
 export type StoreInfo = StoreRecord;
+
+/** What {@link KVDatabase.inspect} reports. */
+export type FileInfo = FormatReport;
 
 /**
  * One SQLite file holding any number of named stores, each its own table,
@@ -71,6 +74,34 @@ export class KVDatabase implements Disposable {
       return registry.databaseVersion() === 0 ? [] : registry.list();
     } catch (err) {
       throw toKVError(err, 'stores');
+    }
+  }
+
+  /**
+   * The file's format: its version, the versions this library writes, and
+   * each store with whether it has migration steps pending. Changes nothing.
+   */
+  inspect(): FileInfo {
+    const connection = this.#use('inspect');
+    try {
+      return inspectFormat(connection);
+    } catch (err) {
+      throw toKVError(err, 'inspect');
+    }
+  }
+
+  /**
+   * Migrates every store in the file to the current format now, in one
+   * transaction (stores are otherwise migrated when they are opened).
+   *
+   * @returns the names of the stores that were migrated
+   */
+  migrate(): string[] {
+    const connection = this.#use('migrate');
+    try {
+      return migrateAll(connection);
+    } catch (err) {
+      throw toKVError(err, 'migrate');
     }
   }
 

@@ -9,7 +9,7 @@ export type { EntriesOptions, ListOptions } from './store';
 export { scache } from './scache';
 export type { Memoized, MemoStore, ScacheOptions, ScacheWrapper } from './scache';
 export { KVDatabase } from './database';
-export type { StoreInfo } from './database';
+export type { FileInfo, StoreInfo } from './database';
 export type { Clock, Durability, KVDatabaseOptions, KVStoreFileOptions, KVStoreOptions } from './options';
 export type { Ttl } from './validate';
 export { jsonSerializer, v8Serializer } from './serializer';

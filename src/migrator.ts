@@ -123,6 +123,64 @@ function migrateDatabase(conn: Connection, registry: Registry, steps: readonly M
   registry.setDatabaseVersion(steps.length);
 }
 
+/** The format state of a file: what it is in, what this library writes, and what is pending. */
+export interface FormatReport {
+  /** The file's database-level format version (0: this library never wrote to it). */
+  readonly databaseVersion: number;
+  /** The database-level version this library writes. */
+  readonly supportedDatabaseVersion: number;
+  /** The per-store version this library writes. */
+  readonly supportedStoreVersion: number;
+  /** Every store, with whether it has migration steps pending. */
+  readonly stores: readonly (StoreRecord & { readonly pending: boolean })[];
+  /** Whether anything in the file would be migrated by {@link migrateAll}. */
+  readonly pending: boolean;
+}
+
+/** Reads the format state of a file, without changing anything. Refuses a file that is too new. */
+export function inspectFormat(conn: Connection, format = CURRENT_FORMAT): FormatReport {
+  const registry = new Registry(conn);
+  return conn.snapshot(() => {
+    const databaseVersion = registry.databaseVersion();
+    if (databaseVersion > format.database.length) throw tooNew('the database file', databaseVersion, format.database.length);
+    const stores = (databaseVersion === 0 ? [] : registry.list()).map((record) => ({
+      ...record,
+      pending: record.version < format.store.length,
+    }));
+    return {
+      databaseVersion,
+      supportedDatabaseVersion: format.database.length,
+      supportedStoreVersion: format.store.length,
+      stores,
+      pending: (databaseVersion > 0 && databaseVersion < format.database.length) || stores.some((s) => s.pending),
+    };
+  });
+}
+
+/**
+ * Migrates the file's bookkeeping and every store in it to the current
+ * format, in one IMMEDIATE transaction: all of it or none. A store newer
+ * than the library is refused (and nothing is migrated).
+ *
+ * @returns the names of the stores that were migrated
+ */
+export function migrateAll(conn: Connection, format = CURRENT_FORMAT): string[] {
+  const registry = new Registry(conn);
+  return conn.immediate(() => {
+    if (registry.databaseVersion() === 0) return [];
+    migrateDatabase(conn, registry, format.database);
+    const migrated: string[] = [];
+    for (const record of registry.list()) {
+      if (record.version > format.store.length) throw tooNew(`store "${record.name}"`, record.version, format.store.length);
+      if (record.version === format.store.length) continue;
+      apply(conn, format.store, record.version, record.name);
+      registry.setVersion(record.name, format.store.length);
+      migrated.push(record.name);
+    }
+    return migrated;
+  });
+}
+
 /** Refuses a file whose database-level format is newer than `format`. One read; no lock. */
 export function assertDatabaseSupported(conn: Connection, format = CURRENT_FORMAT): void {
   const version = new Registry(conn).databaseVersion();

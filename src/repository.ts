@@ -11,28 +11,28 @@ const now = sql.placeholder('now');
 const lo = sql.placeholder('lo');
 const hi = sql.placeholder('hi');
 const limit = sql.placeholder('limit');
+const updatedAt = sql.placeholder('updatedAt');
+const size = sql.placeholder('size');
 
 /** Every query of one store table, built and prepared once. */
 function prepareQueries(db: BetterSQLite3Database, t: KVTable) {
   const live = or(isNull(t.expiresAt), gt(t.expiresAt, now));
   const inRange = and(gte(t.key, lo), lt(t.key, hi), live);
-  const upsert = db
-    .insert(t)
-    .values({ key, value, expiresAt })
-    .onConflictDoUpdate({ target: t.key, set: { value: sql`excluded.value`, expiresAt: sql`excluded.expires_at` } });
+  const replaceRow = {
+    value: sql`excluded.value`,
+    expiresAt: sql`excluded.expires_at`,
+    updatedAt: sql`excluded.updated_at`,
+    size: sql`excluded.size`,
+  };
   return {
     read: db.select({ value: t.value, expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)).prepare(),
     expiry: db.select({ expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)).prepare(),
-    write: upsert.prepare(),
+    write: db.insert(t).values({ key, value, expiresAt, updatedAt, size }).onConflictDoUpdate({ target: t.key, set: replaceRow }).prepare(),
     // Inserts, or replaces only an expired row: "set if absent" in one atomic statement.
     writeIfAbsent: db
       .insert(t)
-      .values({ key, value, expiresAt })
-      .onConflictDoUpdate({
-        target: t.key,
-        set: { value: sql`excluded.value`, expiresAt: sql`excluded.expires_at` },
-        setWhere: and(isNotNull(t.expiresAt), lte(t.expiresAt, now)),
-      })
+      .values({ key, value, expiresAt, updatedAt, size })
+      .onConflictDoUpdate({ target: t.key, set: replaceRow, setWhere: and(isNotNull(t.expiresAt), lte(t.expiresAt, now)) })
       .prepare(),
     remove: db.delete(t).where(eq(t.key, key)).prepare(),
     take: db.delete(t).where(eq(t.key, key)).returning({ value: t.value, expiresAt: t.expiresAt }).prepare(),
@@ -80,13 +80,14 @@ export class KVRepository {
     return this.#q.expiry.get({ key: k });
   }
 
-  write(k: string, v: EncodedValue, exp: number | null): void {
-    this.#q.write.run({ key: k, value: v, expiresAt: exp });
+  /** Inserts or replaces the row of `k`, written at `at`, taking `bytes`. */
+  write(k: string, v: EncodedValue, exp: number | null, at: number, bytes: number): void {
+    this.#q.write.run({ key: k, value: v, expiresAt: exp, updatedAt: at, size: bytes });
   }
 
-  /** Writes unless a live row holds `k`. Returns whether it wrote. */
-  writeIfAbsent(k: string, v: EncodedValue, exp: number | null, at: number): boolean {
-    return this.#q.writeIfAbsent.run({ key: k, value: v, expiresAt: exp, now: at }).changes > 0;
+  /** Writes unless a live row holds `k` at `at`. Returns whether it wrote. */
+  writeIfAbsent(k: string, v: EncodedValue, exp: number | null, at: number, bytes: number): boolean {
+    return this.#q.writeIfAbsent.run({ key: k, value: v, expiresAt: exp, now: at, updatedAt: at, size: bytes }).changes > 0;
   }
 
   /** Deletes the row of `k`, live or expired. Returns whether there was one. */

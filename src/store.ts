@@ -38,6 +38,11 @@ export interface StoreBinding {
   readonly onClose?: (store: object) => void;
 }
 
+/** Bytes an entry takes, as recorded in its `size` column: its key and encoded value. */
+function entrySize(key: string, data: EncodedValue): number {
+  return Buffer.byteLength(key) + (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
+}
+
 /** A write culls expired rows every this many writes (and on its first write)… */
 const CULL_INTERVAL = 64;
 /** …deleting at most twice as many as were written since the last cull, and never more than this. */
@@ -139,12 +144,13 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     const expiresAt = this.#expiry(ttl, now, 'set');
     const data = this.#encode(value, 'set');
     try {
+      const bytes = entrySize(key, data);
       if (--this.#untilCull > 0) {
         this.#writesSinceCull++;
-        repo.write(key, data, expiresAt);
+        repo.write(key, data, expiresAt, now, bytes);
       } else {
         repo.immediate(() => {
-          repo.write(key, data, expiresAt);
+          repo.write(key, data, expiresAt, now, bytes);
           this.#cull(repo, now, 1);
         });
       }
@@ -166,7 +172,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     const expiresAt = this.#expiry(ttl, now, 'add');
     const data = this.#encode(value, 'add');
     try {
-      return repo.writeIfAbsent(key, data, expiresAt, now);
+      return repo.writeIfAbsent(key, data, expiresAt, now, entrySize(key, data));
     } catch (err) {
       throw toKVError(err, 'add');
     }
@@ -278,7 +284,8 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
         if (!Number.isFinite(next)) {
           throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `incr: ${current} + ${by} is not a finite number`);
         }
-        repo.write(key, this.#encode(next as V, 'incr'), expiresAt);
+        const data = this.#encode(next as V, 'incr');
+        repo.write(key, data, expiresAt, now, entrySize(key, data));
         return next;
       });
     } catch (err) {
@@ -331,7 +338,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     });
     try {
       repo.immediate(() => {
-        for (const [key, data] of rows) repo.write(key, data, expiresAt);
+        for (const [key, data] of rows) repo.write(key, data, expiresAt, now, entrySize(key, data));
         this.#cull(repo, now, rows.length);
       });
     } catch (err) {

@@ -1,4 +1,4 @@
-import { KVDatabase, KVStore } from '../src';
+import { KVDatabase, KVStore, STORE_FORMAT_VERSION } from '../src';
 import { integrity, tempDb, thrown, withRaw } from './helpers';
 
 describe('KVDatabase', () => {
@@ -14,8 +14,8 @@ describe('KVDatabase', () => {
     expect(sessions.get('k')).toEqual(new Map([['token', 'x']]));
     const listed = db.stores();
     expect(listed.map((s) => [s.name, s.version, s.serializer])).toEqual([
-      ['sessions', 1, 'v8'],
-      ['users', 1, 'json'],
+      ['sessions', STORE_FORMAT_VERSION, 'v8'],
+      ['users', STORE_FORMAT_VERSION, 'json'],
     ]);
     expect(listed[0]?.createdAt).toBeGreaterThan(0);
   });

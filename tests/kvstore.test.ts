@@ -267,6 +267,30 @@ describe('serializers', () => {
   });
 });
 
+describe('row metadata (format 2)', () => {
+  it('records when each value was written and how many bytes it takes; reads and touch change neither', () => {
+    const path = tempDb();
+    const clock = new FakeClock(1_000_000);
+    using store = new KVStore(path, { clock });
+    const row = (key: string) =>
+      withRaw(path, (db) => db.prepare('SELECT updated_at, size FROM key_value_store WHERE key = ?').get(key)) as { updated_at: number; size: number };
+    store.set('ключ', 'café');
+    expect(row('ключ')).toEqual({ updated_at: 1_000_000, size: Buffer.byteLength('ключ') + Buffer.byteLength('"café"') });
+    clock.advance(5);
+    store.get('ключ');
+    store.touch('ключ', 60);
+    expect(row('ключ').updated_at).toBe(1_000_000);
+    store.incr('n');
+    store.add('a', [1, 2]);
+    store.setMany({ m: true });
+    expect([row('n'), row('a'), row('m')]).toEqual([
+      { updated_at: 1_005_000, size: 2 },
+      { updated_at: 1_005_000, size: 6 },
+      { updated_at: 1_005_000, size: 5 },
+    ]);
+  });
+});
+
 describe('cleanup of expired rows', () => {
   it('removes expired rows as writes happen, without being asked', () => {
     const path = tempDb();

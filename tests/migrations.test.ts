@@ -23,6 +23,8 @@ const nextFormat: Format = {
   ],
 };
 
+const CURRENT_COLUMNS = ['key', 'value', 'expires_at', 'updated_at', 'size'];
+
 function columns(path: string, table: string): string[] {
   return withRaw(path, (db) => (db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
 }
@@ -52,8 +54,8 @@ describe('migrations', () => {
     ensureStore(conn, 'a', 'json', nextFormat); // nothing pending the second time
     conn.close();
 
-    expect(columns(path, 'a')).toEqual(['key', 'value', 'expires_at', 'hits']);
-    expect(columns(path, 'b')).toEqual(['key', 'value', 'expires_at']); // not opened: not migrated yet
+    expect(columns(path, 'a')).toEqual([...CURRENT_COLUMNS, 'hits']);
+    expect(columns(path, 'b')).toEqual(CURRENT_COLUMNS); // not opened: not migrated yet
     withRaw(path, (db) => {
       expect(db.prepare('SELECT name, version FROM drizzle_kv_stores ORDER BY name').all()).toEqual([
         { name: 'a', version: STORE_FORMAT_VERSION + 1 },
@@ -111,7 +113,7 @@ describe('migrations', () => {
     const conn = openConnection(path, options);
     expect(() => ensureStore(conn, 'a', 'json', broken)).toThrow();
     conn.close();
-    expect(columns(path, 'a')).toEqual(['key', 'value', 'expires_at']);
+    expect(columns(path, 'a')).toEqual(CURRENT_COLUMNS);
     expect(withRaw(path, (db) => db.prepare('SELECT version FROM drizzle_kv_stores').pluck().get())).toBe(STORE_FORMAT_VERSION);
   });
 

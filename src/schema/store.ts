@@ -35,6 +35,13 @@ function defineKvTable(name: string) {
       value: encodedValue('value').notNull(),
       /** Expiry as integer epoch milliseconds; `NULL` means the entry never expires. */
       expiresAt: integer('expires_at'),
+      /**
+       * When the value was last written (set, add, incr…), in epoch milliseconds;
+       * reads never change it. The order of least-recently-stored eviction. (Format 2.)
+       */
+      updatedAt: integer('updated_at').notNull().default(0),
+      /** Bytes the entry takes: its key and encoded value, in UTF-8. What size limits count. (Format 2.) */
+      size: integer('size').notNull().default(0),
     },
     (table) => [
       // Partial: entries without expiry (usually most of them) cost the index nothing,

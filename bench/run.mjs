@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+// drizzle-kv benchmark: node bench/run.mjs [--quick] [--out FILE]
+//
+// Measures drizzle-kv side by side with raw better-sqlite3 (same table, same
+// SQL, statements prepared once) and Keyv + @keyv/sqlite, in one run, because
+// the machine is shared and noisy: only numbers taken together compare.
+// Every cell is the median of several repetitions, each a fresh
+// `node bench/worker.mjs` process; repetitions are interleaved across
+// workloads and systems so a slow moment hits all of them alike.
+// Prints a markdown table to stdout (progress goes to stderr).
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { BENCH_DIR, BUILT, ROOT, SIZES, TTL_SECONDS, assertBuilt, median } from './dataset.mjs';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const outAt = args.indexOf('--out');
+const outFile = outAt >= 0 ? args[outAt + 1] : undefined;
+if (args.some((a, i) => a !== '--quick' && a !== '--out' && (outAt < 0 || i !== outAt + 1)) || (outAt >= 0 && !outFile)) {
+  console.error('usage: node bench/run.mjs [--quick] [--out FILE]');
+  process.exit(2);
+}
+const S = quick ? SIZES.quick : SIZES.full;
+const started = performance.now();
+const loadAtStart = os.loadavg()[0];
+
+// Snapshot dist/ into a temp folder (node_modules linked beside it so its
+// requires resolve), so the whole run measures one build.
+assertBuilt();
+const tmp = mkdtempSync(join(os.tmpdir(), 'drizzle-kv-bench-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+cpSync(join(ROOT, 'dist'), join(tmp, 'dist'), { recursive: true });
+symlinkSync(join(ROOT, 'node_modules'), join(tmp, 'node_modules'), 'dir');
+const env = { ...process.env, BENCH_DIST: join(tmp, 'dist/src/index.js') };
+
+const haveKeyv = existsSync(join(BENCH_DIR, '.deps/node_modules/@keyv/sqlite'));
+if (!haveKeyv) console.error('Keyv is not installed: its column stays empty. See bench/README.md (bench/.deps).');
+
+/** Runs one measurement in a fresh process; returns its JSON result. */
+function worker(workload, system, params) {
+  // --expose-gc for every system alike: the RSS workload collects before its baseline.
+  const r = spawnSync(process.execPath, ['--expose-gc', join(BENCH_DIR, 'worker.mjs'), workload, system, JSON.stringify(params)], {
+    encoding: 'utf8',
+    env,
+  });
+  if (r.status !== 0) {
+    console.error(`\nworker ${workload} ${system} failed (exit ${r.status}):\n${r.stderr}`);
+    process.exit(1);
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+let seq = 0;
+const freshFile = () => join(tmp, `w${++seq}.db`);
+
+/** Fixture files, built once per run by a worker and then only read (or copied). */
+const fixtures = new Map();
+function fixture(system, size, kind = 'plain') {
+  const id = `${system}-${kind}-${size}`;
+  if (!fixtures.has(id)) {
+    const file = join(tmp, `${id}.db`);
+    const { value } = worker('load', system, { file, size, kind });
+    console.error(`  fixture ${id}: ${(value / 1000).toFixed(1)} s`);
+    fixtures.set(id, file);
+  }
+  return fixtures.get(id);
+}
+
+const ratioTarget = (max) => ({ text: `≤${max.toFixed(2)}×`, ok: (c) => c.ratio <= max });
+const absTarget = (max, unit) => ({ text: `≤${max} ${unit}`, ok: (c) => c.drizzle <= max });
+const k = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : `${n}`);
+
+// Each row: a label (with its unit), the workload, its parameters per system
+// (n is S.keyvN for Keyv, S.n otherwise), and the target.
+const rows = [
+  { label: `set, no TTL (µs/op)`, job: 'set', keyv: true, params: (_s, n) => ({ file: freshFile(), n }), target: ratioTarget(1.1) },
+  { label: `set, TTL ${TTL_SECONDS} s (µs/op)`, job: 'set', keyv: true, params: (_s, n) => ({ file: freshFile(), n, ttl: TTL_SECONDS }), target: ratioTarget(1.1) },
+  { label: `get, hit (µs/op)`, job: 'get-hit', keyv: true, params: (s, n) => ({ file: fixture(s, n), n, size: n }), target: ratioTarget(1.25) },
+  { label: `get, miss (µs/op)`, job: 'get-miss', keyv: true, params: (s, n) => ({ file: fixture(s, n), n }), target: ratioTarget(1.25) },
+  { label: `setMany of ${k(S.n)} in one transaction (ms)`, job: 'set-many', params: (_s, n) => ({ file: freshFile(), n }), target: ratioTarget(1.3) },
+  { label: `keys() over ${k(S.list)} (ms)`, job: 'keys', params: (s) => ({ file: fixture(s, S.list), size: S.list }), target: ratioTarget(1.3) },
+  { label: `entries() full iteration over ${k(S.list)} (ms)`, job: 'entries', params: (s) => ({ file: fixture(s, S.list), size: S.list }), target: ratioTarget(1.3) },
+  { label: `purgeExpired(), nothing expired, ${k(S.huge)} rows (ms/call)`, job: 'purge', params: (s) => ({ fixture: fixture(s, S.huge, 'purge'), file: freshFile(), size: S.huge, expired: false }), target: absTarget(1, 'ms') },
+  { label: `purgeExpired(), 10% expired, ${k(S.huge)} rows (ms)`, job: 'purge', params: (s) => ({ fixture: fixture(s, S.huge, 'purge'), file: freshFile(), size: S.huge, expired: true }) },
+  ...S.scale.map((size) => ({ label: `get hit at ${k(size)} keys (µs/op)`, job: 'get-hit', params: (s, n) => ({ file: fixture(s, size), n, size }), size })),
+  { label: `cold CLI process: open ${k(S.n)} store, 1 get, exit (ms)`, job: 'cold', node: true, params: (s) => ({ file: s === 'node' ? undefined : fixture(s, S.n), runs: S.coldRuns }), target: ratioTarget(1.15) },
+  { label: `RSS growth iterating ${k(S.huge)} entries (MB)`, job: 'rss', params: (s) => ({ file: fixture(s, S.huge), size: S.huge }), target: absTarget(100, 'MB') },
+  // ── scache hit: RESERVED. The memoizer `scache({ store, ttl })(fn)` is being written;
+  // add a 'scache-hit' workload to worker.mjs (drizzle-kv: repeated call with the same
+  // args; raw: a get-based memoize on the same table) and replace `pending` with a job.
+  { label: 'scache hit (µs/op)', pending: true },
+];
+
+const systemsOf = (row) => ['drizzle-kv', 'raw', ...(row.keyv && haveKeyv ? ['keyv'] : []), ...(row.node ? ['node'] : [])];
+for (const row of rows) row.results = {};
+
+for (let rep = 1; rep <= S.reps; rep++) {
+  console.error(`repetition ${rep}/${S.reps}`);
+  for (const row of rows.filter((r) => !r.pending)) {
+    for (const system of systemsOf(row)) {
+      const n = system === 'keyv' ? S.keyvN : S.n;
+      const result = worker(row.job, system, row.params(system, n));
+      (row.results[system] ??= []).push(result);
+      console.error(`  ${row.label.padEnd(58)} ${system.padEnd(10)} ${result.value.toFixed(3)}`);
+    }
+  }
+}
+
+// ── The table ────────────────────────────────────────────────────────────────
+const med = (row, system, field = 'value') => {
+  const rs = row.results?.[system];
+  return rs ? median(rs.map((r) => r[field])) : undefined;
+};
+const num = (v) =>
+  v === undefined ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2);
+const mark = (ok) => (ok ? '✓' : '✗ over');
+
+const lines = [
+  '| workload | drizzle-kv | raw better-sqlite3 | ratio | Keyv+sqlite | target |',
+  '|---|---:|---:|---:|---:|---|',
+];
+const cells = [];
+for (const row of rows) {
+  if (row.pending) {
+    lines.push(`| ${row.label} | pending | pending | — | — | (memoizer not benchmarked yet) |`);
+    continue;
+  }
+  const c = { drizzle: med(row, 'drizzle-kv'), raw: med(row, 'raw'), keyv: med(row, 'keyv') };
+  c.ratio = c.drizzle / c.raw;
+  cells.push([row, c]);
+  const target = row.target ? `${row.target.text} ${mark(row.target.ok(c))}` : '—';
+  lines.push(`| ${row.label} | ${num(c.drizzle)} | ${num(c.raw)} | ${c.ratio.toFixed(2)}× | ${num(c.keyv)} | ${target} |`);
+  // After the largest get-latency row: how much a get slows from the smallest store to the largest.
+  if (row.size === S.scale[S.scale.length - 1]) {
+    const [small, big] = [S.scale[0], row.size].map((size) => cells.find(([r]) => r.size === size)[1]);
+    const g = { drizzle: big.drizzle / small.drizzle, raw: big.raw / small.raw };
+    lines.push(
+      `| get hit growth ${k(row.size)} / ${k(S.scale[0])} | ${g.drizzle.toFixed(2)}× | ${g.raw.toFixed(2)}× | — | — | ≤1.50× ${mark(g.drizzle <= 1.5)} |`,
+    );
+  }
+}
+
+// ── Notes and machine facts ──────────────────────────────────────────────────
+const rowOf = (job, extra = () => true) => rows.find((r) => r.job === job && extra(r));
+const purgeNone = rowOf('purge', (r) => r.label.includes('nothing'));
+const rss = rowOf('rss');
+const cold = rowOf('cold');
+const pkg = (dir) => {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
+  } catch {
+    return 'not installed';
+  }
+};
+const req = createRequire(join(ROOT, 'package.json'));
+const sqliteVersion = (() => {
+  const Database = req('better-sqlite3');
+  const db = new Database(':memory:');
+  const v = db.prepare('select sqlite_version()').pluck().get();
+  db.close();
+  return v;
+})();
+const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || 'unknown';
+const cpus = os.cpus();
+const deps = join(BENCH_DIR, '.deps/node_modules');
+const seconds = (performance.now() - started) / 1000;
+
+const notes = [
+  `Each cell is the median of ${S.reps} repetition${S.reps > 1 ? 's' : ''}, each in a fresh process. ratio = drizzle-kv / raw (below 1: drizzle-kv is faster).`,
+  `N = ${k(S.n)} operations for the µs/op rows (keys \`user:<i>\`, value \`{"name":"Alice","age":30,"tags":["a","b"]}\`); gets read keys in a fixed scattered order.` +
+    ` Keyv+sqlite: N = ${k(S.keyvN)} only (it is slow), its default setup (rollback journal, a sync per write), every call awaited.`,
+  'Raw better-sqlite3: the same table and partial expiry index, WAL + synchronous=NORMAL (drizzle-kv also sets a 128 MiB cache and 512 MiB mmap),' +
+    ' the same upsert, expiry checked in JS, JSON values. Its purge is one `DELETE ... WHERE expires_at <= ?` (drizzle-kv deletes in batches of 1000);' +
+    ' its iteration steps one statement (`stmt.iterate()`; drizzle-kv runs one query per 256 rows).',
+  `purgeExpired with nothing expired: mean of 100 calls per process; the first call alone: drizzle-kv ${num(med(purgeNone, 'drizzle-kv', 'first'))} ms, raw ${num(med(purgeNone, 'raw', 'first'))} ms. Expiry is simulated with a fake clock, no sleeping.`,
+  `RSS growth, anonymous / file-backed (mmap'd pages): drizzle-kv ${num(med(rss, 'drizzle-kv', 'anon'))} / ${num(med(rss, 'drizzle-kv', 'file'))} MB, raw ${num(med(rss, 'raw', 'anon'))} / ${num(med(rss, 'raw', 'file'))} MB.`,
+  `Cold process: median of ${S.coldRuns} \`node -e\` runs per repetition, spawn to exit; \`node -e 0\` alone takes ${num(med(cold, 'node'))} ms.`,
+];
+const facts = [
+  `node ${process.version}; ${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length} cores; ${os.platform()} ${os.release()}`,
+  `SQLite ${sqliteVersion}; better-sqlite3 ${pkg(join(ROOT, 'node_modules/better-sqlite3'))}; drizzle-orm ${pkg(join(ROOT, 'node_modules/drizzle-orm'))};` +
+    ` keyv ${pkg(join(deps, 'keyv'))}; @keyv/sqlite ${pkg(join(deps, '@keyv/sqlite'))} (sqlite3 ${pkg(join(deps, 'sqlite3'))})`,
+  `drizzle-kv ${pkg(ROOT)} at ${git} (dist built ${statSync(BUILT).mtime.toISOString()})`,
+  `command: \`node ${relative(process.cwd(), process.argv[1])}${args.length ? ` ${args.join(' ')}` : ''}\`; ${new Date().toISOString()}; took ${seconds.toFixed(0)} s;` +
+    ` 1-min load average ${loadAtStart.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end`,
+];
+
+const markdown = [
+  `## drizzle-kv benchmark${quick ? ' (--quick)' : ''}`,
+  '',
+  ...lines,
+  '',
+  ...notes.map((n) => `- ${n}`),
+  '',
+  '**Machine**',
+  '',
+  ...facts.map((f) => `- ${f}`),
+  '',
+].join('\n');
+process.stdout.write(markdown);
+if (outFile) writeFileSync(outFile, markdown);
