@@ -22,6 +22,10 @@ const nodeGlobals = {
   module: 'writable',
   __dirname: 'readonly',
   setTimeout: 'readonly',
+  clearTimeout: 'readonly',
+  setImmediate: 'readonly',
+  setInterval: 'readonly',
+  clearInterval: 'readonly',
 };
 
 export default tseslint.config(
@@ -45,7 +49,8 @@ export default tseslint.config(
     './connection', './registry', './migrator', './repository', './store', './database',
   ]),
   layer(['src/connection.ts'], ['./registry', './migrator', './repository', './store', './database']),
-  layer(['src/registry.ts', 'src/migrator.ts', 'src/repository.ts'], ['./store', './database']),
+  layer(['src/registry.ts', 'src/migrator.ts', 'src/repository.ts', 'src/kv-cache-adoption.ts'], ['./store', './database', './scache']),
+  layer(['src/migrator.ts', 'src/registry.ts'], ['./kv-cache-adoption']),
   layer(['src/store.ts'], ['./database', './scache', './index']),
   // The memoizer depends only on the store's public interface.
   layer(['src/scache.ts', 'src/cache-key.ts'], ['./connection', './registry', './migrator', './repository', './database', './index']),

@@ -1,6 +1,7 @@
 import { type Connection, openConnection, resolveDatabasePath } from './connection';
 import { KVError, KVTypeError, toKVError } from './errors';
 import { type FormatReport, assertDatabaseSupported, dropStore, inspectFormat, migrateAll } from './migrator';
+import { type AdoptKvCacheOptions, type AdoptedTable, adoptKvCacheTables } from './kv-cache-adoption';
 import { assertStoreName } from './names';
 import { type KVDatabaseOptions, type KVStoreOptions, resolveDatabaseOptions, resolveStoreOptions } from './options';
 import { Registry, type StoreRecord } from './registry';
@@ -102,6 +103,25 @@ export class KVDatabase implements Disposable {
       return migrateAll(connection);
     } catch (err) {
       throw toKVError(err, 'migrate');
+    }
+  }
+
+  /**
+   * Converts tables written by kv-cache (Python) into stores, in place and
+   * in one transaction: every row is kept, or nothing changes. Do it once,
+   * when no Python program uses the file any more. Values stay as kv-cache
+   * wrote them (the `'json'` serializer reads its `NaN`, `Infinity` and big
+   * integers, the latter as `BigInt`); expiry times, naive local time in
+   * kv-cache, are read in `timeZone`.
+   *
+   * @returns what was adopted, table by table
+   */
+  adoptKvCache(options?: AdoptKvCacheOptions): AdoptedTable[] {
+    const connection = this.#use('adoptKvCache');
+    try {
+      return adoptKvCacheTables(connection, options);
+    } catch (err) {
+      throw toKVError(err, 'adoptKvCache');
     }
   }
 

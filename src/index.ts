@@ -10,6 +10,7 @@ export { scache } from './scache';
 export type { Memoized, MemoStore, ScacheOptions, ScacheWrapper } from './scache';
 export { KVDatabase } from './database';
 export type { FileInfo, StoreInfo } from './database';
+export type { AdoptKvCacheOptions, AdoptedTable } from './kv-cache-adoption';
 export type { Clock, Durability, KVDatabaseOptions, KVStoreFileOptions, KVStoreOptions } from './options';
 export type { Ttl } from './validate';
 export { jsonSerializer, v8Serializer } from './serializer';

@@ -88,6 +88,7 @@ export function ensureStore(conn: Connection, name: string, serializer: string, 
     if (isCurrent(probe, name, serializer, format)) return;
   }
   if (conn.readonly) {
+    if (!probe) assertCreatable(registry, name);
     throw probe
       ? new KVError('ERR_KV_MIGRATION_PENDING', `store "${name}" needs migrating to the current format; open the file writable once`)
       : new KVError('ERR_KV_NO_SUCH_STORE', `the file has no store "${name}", and a read-only open cannot create one`);
@@ -96,14 +97,7 @@ export function ensureStore(conn: Connection, name: string, serializer: string, 
     migrateDatabase(conn, registry, format.database);
     const record = registry.find(name);
     if (!record) {
-      if (registry.objectExists(name) || registry.objectExists(expiryIndexName(name))) {
-        throw new KVError(
-          'ERR_KV_FOREIGN_TABLE',
-          `the file already has a table or index named "${name}" that is not a drizzle-kv store; it was left untouched`,
-        );
-      }
-      apply(conn, format.store, 0, name);
-      registry.insert({ name, version: format.store.length, serializer, createdAt: Date.now() });
+      createStore(conn, registry, name, serializer, format);
       return;
     }
     checkProbe(record, name, serializer, format);
@@ -114,8 +108,35 @@ export function ensureStore(conn: Connection, name: string, serializer: string, 
   });
 }
 
+/** Refuses to create a store whose name is taken by a table or index that is not a store. */
+function assertCreatable(registry: Registry, name: string): void {
+  if (registry.isKvCacheTable(name)) {
+    throw new KVError(
+      'ERR_KV_LEGACY_TABLE',
+      `table "${name}" was written by kv-cache (Python), which may still be using it, so it is not converted silently; ` +
+        `adopt it once with new KVDatabase(path).adoptKvCache({ tables: ["${name}"] })`,
+    );
+  }
+  if (registry.objectExists(name) || registry.objectExists(expiryIndexName(name))) {
+    throw new KVError(
+      'ERR_KV_FOREIGN_TABLE',
+      `the file already has a table or index named "${name}" that is not a drizzle-kv store; it was left untouched`,
+    );
+  }
+}
+
+/**
+ * Creates the table of a new store in `format` and registers it. Runs inside
+ * the caller's IMMEDIATE transaction, after {@link migrateDatabase}.
+ */
+export function createStore(conn: Connection, registry: Registry, name: string, serializer: string, format = CURRENT_FORMAT): void {
+  assertCreatable(registry, name);
+  apply(conn, format.store, 0, name);
+  registry.insert({ name, version: format.store.length, serializer, createdAt: Date.now() });
+}
+
 /** Brings the file's bookkeeping tables to the current format. Runs inside the caller's IMMEDIATE transaction. */
-function migrateDatabase(conn: Connection, registry: Registry, steps: readonly MigrationStep[]): void {
+export function migrateDatabase(conn: Connection, registry: Registry, steps = CURRENT_FORMAT.database): void {
   const version = registry.databaseVersion();
   if (version > steps.length) throw tooNew('the database file', version, steps.length);
   if (version === steps.length) return;
@@ -135,6 +156,8 @@ export interface FormatReport {
   readonly stores: readonly (StoreRecord & { readonly pending: boolean })[];
   /** Whether anything in the file would be migrated by {@link migrateAll}. */
   readonly pending: boolean;
+  /** Tables in kv-cache's (Python) layout, which `adoptKvCache` would convert. */
+  readonly kvCacheTables: readonly string[];
 }
 
 /** Reads the format state of a file, without changing anything. Refuses a file that is too new. */
@@ -153,6 +176,7 @@ export function inspectFormat(conn: Connection, format = CURRENT_FORMAT): Format
       supportedStoreVersion: format.store.length,
       stores,
       pending: (databaseVersion > 0 && databaseVersion < format.database.length) || stores.some((s) => s.pending),
+      kvCacheTables: registry.kvCacheTables(),
     };
   });
 }

@@ -99,6 +99,30 @@ export class Registry {
     this.conn.db.delete(kvStores).where(eq(kvStores.name, name)).run();
   }
 
+  /**
+   * Whether `name` is a table in the layout kv-cache (Python) creates:
+   * `(key TEXT PRIMARY KEY, value BLOB, expires_at TIMESTAMP)`. (No store has
+   * this shape: a store's `value` is NOT NULL and its `expires_at` INTEGER.)
+   */
+  isKvCacheTable(name: string): boolean {
+    const columns = this.conn.client.pragma(`table_info("${name.replaceAll('"', '""')}")`) as {
+      name: string;
+      type: string;
+      pk: number;
+    }[];
+    const shape = columns.map((c) => `${c.name}:${c.type.toUpperCase()}:${c.pk}`).join(',');
+    return shape === 'key:TEXT:1,value:BLOB:0,expires_at:TIMESTAMP:0';
+  }
+
+  /** Tables in the file that are in kv-cache's layout and not stores. */
+  kvCacheTables(): string[] {
+    const tables = this.conn.client
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name")
+      .pluck()
+      .all() as string[];
+    return tables.filter((t) => this.isKvCacheTable(t));
+  }
+
   /** Whether the file holds any schema object (table, index, view, trigger) of this name, in any case. */
   objectExists(name: string): boolean {
     const row = this.conn.client

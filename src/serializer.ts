@@ -2,6 +2,7 @@ import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8'
 import { KVRangeError, KVTypeError } from './errors';
 import type { EncodedValue } from './schema/store';
 import { describe } from './validate';
+import { parseJsonDialect } from './json-dialect';
 
 /**
  * Turns values into what the `value` column holds, and back.
@@ -89,6 +90,10 @@ function refuse(path: string, what: string, why: string): KVTypeError {
  * The default serializer: JSON text, readable by any SQLite client and by
  * kv-cache. A top-level `undefined` is stored as empty text (which is not
  * JSON, so it cannot be confused with a JSON value).
+ *
+ * Writes are strict JSON. Reads also accept kv-cache's Python dialect
+ * (`NaN`, `±Infinity`, integers beyond 2^53 as `BigInt`), so adopted
+ * kv-cache tables read back exactly.
  */
 export const jsonSerializer: Serializer = {
   name: 'json',
@@ -99,7 +104,7 @@ export const jsonSerializer: Serializer = {
   },
   deserialize(data) {
     const text = asText(data);
-    return text === '' ? undefined : JSON.parse(text);
+    return text === '' ? undefined : parseJsonDialect(text);
   },
 };
 
