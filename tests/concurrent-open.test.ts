@@ -8,20 +8,25 @@ import { integrity, tempDb } from './helpers';
 const PROCESSES = 8;
 const ROUNDS = 10;
 
-function firstLine(child: ChildProcessWithoutNullStreams): Promise<string> {
+/** The next line the child prints; if it ends first, what it printed to stderr, as a failure line. */
+function nextLine(child: ChildProcessWithoutNullStreams): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffered = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
+    let errors = '';
+    const onData = (chunk: string) => {
       buffered += chunk;
       const end = buffered.indexOf('\n');
       if (end >= 0) {
-        child.stdout.removeAllListeners('data');
+        child.stdout.off('data', onData);
         resolve(buffered.slice(0, end));
       }
-    });
+    };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`child exited with ${code} before answering`)));
+    // 'close' comes after the child's output has been read, unlike 'exit'.
+    child.on('close', (code) => resolve(`ERR child ended (code ${code}) before answering: ${buffered}${errors}`));
   });
 }
 
@@ -32,9 +37,9 @@ async function race(path: string, table: string): Promise<string[]> {
       env: { ...process.env, DRIZZLE_KV_ENTRY: builtEntry() },
     }),
   );
-  const ready = await Promise.all(children.map(firstLine));
+  const ready = await Promise.all(children.map(nextLine));
   expect(ready).toEqual(Array(PROCESSES).fill('ready'));
-  const answers = children.map(firstLine);
+  const answers = children.map(nextLine);
   for (const child of children) child.stdin.end('go\n');
   const lines = await Promise.all(answers);
   await Promise.all(children.map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
