@@ -29,7 +29,7 @@ const nodeGlobals = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'examples/.out/', 'bench/.deps/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -49,7 +49,7 @@ export default tseslint.config(
     './connection', './registry', './migrator', './repository', './store', './database',
   ]),
   layer(['src/connection.ts'], ['./registry', './migrator', './repository', './store', './database']),
-  layer(['src/registry.ts', 'src/migrator.ts', 'src/repository.ts', 'src/kv-cache-adoption.ts'], ['./store', './database', './scache']),
+  layer(['src/registry.ts', 'src/migrator.ts', 'src/repository.ts', 'src/kv-cache-adoption.ts', 'src/schema-check.ts'], ['./store', './database', './scache']),
   layer(['src/migrator.ts', 'src/registry.ts'], ['./kv-cache-adoption']),
   layer(['src/store.ts'], ['./database', './scache', './index']),
   // The memoizer depends only on the store's public interface.

@@ -7,6 +7,47 @@ import { KVError, KVTypeError, isKVError, toKVError } from './errors';
 import type { ResolvedDatabaseOptions } from './options';
 import { describe } from './validate';
 
+/**
+ * An app's own connection to share: a better-sqlite3 `Database`, or a Drizzle
+ * database made on one (`drizzle(...)` from `drizzle-orm/better-sqlite3`).
+ */
+export type ConnectionSource = Database.Database | { readonly $client: Database.Database };
+
+/** Whether `value` is an app's connection rather than a path. */
+export function isConnectionSource(value: unknown): value is ConnectionSource {
+  if (typeof value !== 'object' || value === null) return false;
+  const client = '$client' in value ? (value as { $client: unknown }).$client : value;
+  return client instanceof Database;
+}
+
+const checkedClients = new WeakSet<Database.Database>();
+
+/**
+ * Shares an app's connection without changing its settings: the app owns
+ * them. The library needs no pragma to be correct; it does best with WAL
+ * (readers and the writer do not wait for each other) and a busy timeout
+ * (writers wait for the lock instead of failing at once with ERR_KV_BUSY).
+ * Missing ones are reported once per connection, as a process warning.
+ */
+export function borrowConnection(source: ConnectionSource): Connection {
+  const client = '$client' in source ? source.$client : source;
+  if (!client.open) throw new KVError('ERR_KV_CLOSED', 'the connection given to drizzle-kv is closed');
+  if (!checkedClients.has(client)) {
+    checkedClients.add(client);
+    const advice: string[] = [];
+    const mode = client.pragma('journal_mode', { simple: true });
+    if (!client.memory && mode !== 'wal') advice.push(`journal_mode is ${String(mode)}, not wal (readers and writers will wait for each other)`);
+    if (client.pragma('busy_timeout', { simple: true }) === 0) advice.push('busy_timeout is 0 (a write fails at once with ERR_KV_BUSY when another connection holds the lock)');
+    if (advice.length > 0) {
+      process.emitWarning(`drizzle-kv shares a connection whose settings it leaves alone: ${advice.join('; ')}`, {
+        code: 'DRIZZLE_KV_CONNECTION_SETTINGS',
+        detail: "Set PRAGMA journal_mode = WAL and a busy timeout (new Database(path, { timeout })) on the app's connection.",
+      });
+    }
+  }
+  return new Connection(client, client.readonly, false);
+}
+
 /** `:memory:`, or a file path with `~` expanded. */
 export function resolveDatabasePath(path: unknown): string {
   if (typeof path !== 'string' || path === '') {
@@ -29,11 +70,14 @@ export class Connection {
   readonly db: BetterSQLite3Database;
   /** Whether the connection was opened read-only. */
   readonly readonly: boolean;
+  /** Whether this library opened the connection (and so closes it); `false` for an app's own. */
+  readonly owned: boolean;
 
-  constructor(client: Database.Database, readonly: boolean) {
+  constructor(client: Database.Database, readonly: boolean, owned = true) {
     this.client = client;
     this.db = drizzle({ client });
     this.readonly = readonly;
+    this.owned = owned;
   }
 
   /**
@@ -71,8 +115,9 @@ export class Connection {
     return this.client.open;
   }
 
+  /** Closes the driver's handle, unless it belongs to the app. */
   close(): void {
-    if (this.client.open) this.client.close();
+    if (this.owned && this.client.open) this.client.close();
   }
 }
 

@@ -1,11 +1,11 @@
-import { type Connection, openConnection, resolveDatabasePath } from './connection';
+import { type Connection, type ConnectionSource, borrowConnection, isConnectionSource, openConnection, resolveDatabasePath } from './connection';
 import { KVError, KVTypeError, toKVError } from './errors';
 import { type FormatReport, assertDatabaseSupported, dropStore, inspectFormat, migrateAll } from './migrator';
 import { type AdoptKvCacheOptions, type AdoptedTable, adoptKvCacheTables } from './kv-cache-adoption';
 import { assertStoreName } from './names';
 import { type KVDatabaseOptions, type KVStoreOptions, resolveDatabaseOptions, resolveStoreOptions } from './options';
 import { Registry, type StoreRecord } from './registry';
-import { KVStore } from './store';
+import { BINDING, KVStore } from './store';
 import { describe } from './validate';
 
 /** A store as listed by {@link KVDatabase.stores}. */
@@ -27,7 +27,7 @@ export type FileInfo = FormatReport;
  * ```
  */
 export class KVDatabase implements Disposable {
-  /** The file's resolved path (or `':memory:'`). */
+  /** The file's resolved path (or `':memory:'`; for an app's connection, its file name). */
   readonly path: string;
   #connection: Connection | undefined;
   readonly #open = new Set<KVStore<unknown>>();
@@ -37,10 +37,25 @@ export class KVDatabase implements Disposable {
    * created, `~` is expanded; `':memory:'` is a private in-memory database.
    * Opening creates no table: stores are created when first opened.
    */
-  constructor(path: string, options?: KVDatabaseOptions) {
-    const resolved = resolveDatabaseOptions(options);
-    this.path = resolveDatabasePath(path);
-    const connection = openConnection(this.path, resolved);
+  constructor(path: string, options?: KVDatabaseOptions);
+  /**
+   * Shares an app's own connection (a better-sqlite3 `Database` or a Drizzle
+   * database made on one) instead of opening a file: stores join the app's
+   * transactions, the app's connection settings are left alone, and closing
+   * does not close the app's connection.
+   */
+  constructor(connection: ConnectionSource);
+  constructor(source: string | ConnectionSource, options?: KVDatabaseOptions) {
+    const borrowed = isConnectionSource(source);
+    const resolved = resolveDatabaseOptions(options, borrowed);
+    let connection: Connection;
+    if (borrowed) {
+      connection = borrowConnection(source);
+      this.path = connection.client.name;
+    } else {
+      this.path = resolveDatabasePath(source);
+      connection = openConnection(this.path, resolved);
+    }
     try {
       assertDatabaseSupported(connection);
     } catch (err) {
@@ -58,6 +73,7 @@ export class KVDatabase implements Disposable {
     const connection = this.#use('store');
     assertStoreName(name);
     const store = new KVStore<V>({
+      [BINDING]: true,
       connection,
       table: name,
       options: resolveStoreOptions(options),

@@ -19,6 +19,7 @@
  * | `ERR_KV_NO_SUCH_STORE` | a read-only open named a store the file does not have | — |
  * | `ERR_KV_SERIALIZER_MISMATCH` | the store was written with another serializer | open it with that serializer |
  * | `ERR_KV_LEGACY_TABLE` | the table was written by kv-cache (Python) and has not been adopted | adopt it with `KVDatabase#adoptKvCache` |
+ * | `ERR_KV_SCHEMA_MISMATCH` | with `schema: 'external'`, the app's table differs from `kvTable(name)` (the message lists how) | fix the app's migration |
  * | `ERR_KV_FOREIGN_TABLE` | a table of that name exists but is not a store of this library | choose another name |
  * | `ERR_KV_BUSY` | the write lock could not be had within the busy timeout | retry, or raise `timeout` |
  * | `ERR_KV_NOT_A_DATABASE` | the file is not an SQLite database | check the path |
@@ -44,6 +45,7 @@ export type KVErrorCode =
   | 'ERR_KV_NO_SUCH_STORE'
   | 'ERR_KV_SERIALIZER_MISMATCH'
   | 'ERR_KV_LEGACY_TABLE'
+  | 'ERR_KV_SCHEMA_MISMATCH'
   | 'ERR_KV_FOREIGN_TABLE'
   | 'ERR_KV_BUSY'
   | 'ERR_KV_NOT_A_DATABASE'

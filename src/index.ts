@@ -5,13 +5,14 @@
  * @packageDocumentation
  */
 export { KVStore } from './store';
-export type { EntriesOptions, ListOptions } from './store';
+export type { EntriesOptions, KVStoreConnectionOptions, ListOptions } from './store';
+export type { ConnectionSource } from './connection';
 export { scache } from './scache';
 export type { Memoized, MemoStore, ScacheOptions, ScacheWrapper } from './scache';
 export { KVDatabase } from './database';
 export type { FileInfo, StoreInfo } from './database';
 export type { AdoptKvCacheOptions, AdoptedTable } from './kv-cache-adoption';
-export type { Clock, Durability, KVDatabaseOptions, KVStoreFileOptions, KVStoreOptions } from './options';
+export type { Clock, Durability, SchemaMode, KVDatabaseOptions, KVStoreFileOptions, KVStoreOptions } from './options';
 export type { Ttl } from './validate';
 export { jsonSerializer, v8Serializer } from './serializer';
 export type { Serializer, SerializerOption } from './serializer';

@@ -56,7 +56,19 @@ export interface KVStoreOptions {
    * @default Date
    */
   clock?: Clock;
+  /**
+   * Who creates and migrates the store's table. `'managed'`: this library,
+   * with its own bookkeeping. `'external'`: the app's own migrations (its
+   * drizzle-kit schema declares `kvTable(name)`); the library then creates
+   * nothing, records nothing, and checks the table's columns and indexes at
+   * open, naming what differs (`ERR_KV_SCHEMA_MISMATCH`).
+   * @default 'managed'
+   */
+  schema?: SchemaMode;
 }
+
+/** See {@link KVStoreOptions.schema}. */
+export type SchemaMode = 'managed' | 'external';
 
 /** Options for `new KVStore(path, options)`: the file's options, the store's, and the table name. */
 export interface KVStoreFileOptions extends KVDatabaseOptions, KVStoreOptions {
@@ -80,10 +92,11 @@ export interface ResolvedStoreOptions {
   readonly serializer: Serializer;
   readonly defaultTtl: number | undefined;
   readonly clock: Clock;
+  readonly schema: SchemaMode;
 }
 
 const DATABASE_KEYS = ['timeout', 'readonly', 'durability'] as const;
-const STORE_KEYS = ['serializer', 'defaultTtl', 'clock'] as const;
+const STORE_KEYS = ['serializer', 'defaultTtl', 'clock', 'schema'] as const;
 const FILE_KEYS = [...DATABASE_KEYS, ...STORE_KEYS, 'table'] as const;
 
 /** Refuses anything but a plain options object, and any key it does not know (a misspelled option). */
@@ -119,7 +132,10 @@ function resolveDatabaseFields(options: Record<string, unknown>): ResolvedDataba
 }
 
 function resolveStoreFields(options: Record<string, unknown>): ResolvedStoreOptions {
-  const { serializer, defaultTtl, clock = Date } = options;
+  const { serializer, defaultTtl, clock = Date, schema = 'managed' } = options;
+  if (schema !== 'managed' && schema !== 'external') {
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "schema" must be 'managed' or 'external', got ${describe(schema)}`);
+  }
   if (typeof clock !== 'object' && typeof clock !== 'function') {
     throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "clock" must be an object with a now() method, got ${describe(clock)}`);
   }
@@ -138,12 +154,25 @@ function resolveStoreFields(options: Record<string, unknown>): ResolvedStoreOpti
     serializer: resolveSerializer(serializer as SerializerOption | undefined),
     defaultTtl: defaultTtl === Infinity ? undefined : defaultTtl,
     clock: clock as Clock,
+    schema,
   };
 }
 
-/** Validates {@link KVDatabaseOptions} at the boundary. */
-export function resolveDatabaseOptions(options: unknown = {}): ResolvedDatabaseOptions {
+/** Refuses the file options on an app's own connection, whose settings the app owns. */
+function assertNoFileOptions(options: Record<string, unknown>): void {
+  const given = DATABASE_KEYS.filter((key) => options[key] !== undefined);
+  if (given.length > 0) {
+    throw new KVTypeError(
+      'ERR_KV_INVALID_OPTION',
+      `option ${JSON.stringify(given[0])} applies to files drizzle-kv opens itself; set it on your own connection instead`,
+    );
+  }
+}
+
+/** Validates {@link KVDatabaseOptions} at the boundary (`borrowed`: for an app's own connection). */
+export function resolveDatabaseOptions(options: unknown = {}, borrowed = false): ResolvedDatabaseOptions {
   assertOptionsObject(options, DATABASE_KEYS);
+  if (borrowed) assertNoFileOptions(options);
   return resolveDatabaseFields(options);
 }
 
@@ -154,13 +183,14 @@ export function resolveStoreOptions(options: unknown = {}): ResolvedStoreOptions
 }
 
 /** Validates the second argument of `new KVStore(path, …)`: a table name or {@link KVStoreFileOptions}. */
-export function resolveFileOptions(tableOrOptions: unknown): {
+export function resolveFileOptions(tableOrOptions: unknown, borrowed = false): {
   table: string;
   database: ResolvedDatabaseOptions;
   store: ResolvedStoreOptions;
 } {
   const options = typeof tableOrOptions === 'string' ? { table: tableOrOptions } : (tableOrOptions ?? {});
   assertOptionsObject(options, FILE_KEYS);
+  if (borrowed) assertNoFileOptions(options);
   const { table = DEFAULT_STORE_NAME } = options;
   assertStoreName(table);
   return { table, database: resolveDatabaseFields(options), store: resolveStoreFields(options) };

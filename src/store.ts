@@ -1,9 +1,9 @@
-import type { Connection } from './connection';
-import { openConnection, resolveDatabasePath } from './connection';
+import { type Connection, type ConnectionSource, borrowConnection, isConnectionSource, openConnection, resolveDatabasePath } from './connection';
 import { KVError, KVTypeError, KVRangeError, isKVError, toKVError } from './errors';
 import { type KeyRange, prefixRange, successor } from './key-range';
 import { ensureStore } from './migrator';
-import { type KVStoreFileOptions, type ResolvedStoreOptions, resolveFileOptions } from './options';
+import { type KVStoreFileOptions, type KVStoreOptions, type ResolvedStoreOptions, resolveFileOptions } from './options';
+import { schemaProblems } from './schema-check';
 import { KVRepository } from './repository';
 import { type EncodedValue, kvTable } from './schema/store';
 import { type Ttl, assertKey, describe, expiryFromTtl, isLive } from './validate';
@@ -24,11 +24,39 @@ export interface EntriesOptions extends ListOptions {
   batchSize?: number;
 }
 
+/** Marks a {@link StoreBinding}, so no app object can be mistaken for one. @internal */
+export const BINDING = Symbol('drizzle-kv store binding');
+
+function isBinding(value: unknown): value is StoreBinding {
+  return typeof value === 'object' && value !== null && BINDING in value;
+}
+
+/** Options for `new KVStore(connection, options)`: the store's options and the table name. */
+export interface KVStoreConnectionOptions extends KVStoreOptions {
+  /**
+   * Name of the store, which is its table name.
+   * @default 'key_value_store'
+   */
+  table?: string;
+}
+
+/** Checks a table the app's own migrations created (`schema: 'external'`). */
+function assertExternalSchema(connection: Connection, table: string): void {
+  const problems = schemaProblems(connection, table);
+  if (problems.length > 0) {
+    throw new KVError(
+      'ERR_KV_SCHEMA_MISMATCH',
+      `table "${table}" does not match kvTable("${table}"), and with schema: 'external' drizzle-kv changes nothing: ${problems.join('; ')}`,
+    );
+  }
+}
+
 /**
  * How a store is bound to a connection.
  * @internal
  */
 export interface StoreBinding {
+  readonly [BINDING]: true;
   readonly connection: Connection;
   readonly table: string;
   readonly options: ResolvedStoreOptions;
@@ -87,21 +115,33 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
    * Opens (creating if needed) a store in the SQLite file at `path`, with options.
    */
   constructor(path: string, options?: KVStoreFileOptions);
+  /**
+   * Opens (creating if needed) a store on an app's own connection: a
+   * better-sqlite3 `Database` or a Drizzle database made on one. The store
+   * shares its transactions and leaves its settings alone; closing the store
+   * does not close it.
+   */
+  constructor(connection: ConnectionSource, tableOrOptions?: string | KVStoreConnectionOptions);
   /** @internal */
   constructor(binding: StoreBinding);
-  constructor(pathOrBinding: string | StoreBinding, tableOrOptions?: string | KVStoreFileOptions) {
+  constructor(
+    source: string | ConnectionSource | StoreBinding,
+    tableOrOptions?: string | KVStoreFileOptions | KVStoreConnectionOptions,
+  ) {
     let binding: StoreBinding;
-    if (typeof pathOrBinding === 'object' && pathOrBinding !== null && 'connection' in pathOrBinding) {
-      binding = pathOrBinding;
+    if (isBinding(source)) {
+      binding = source;
     } else {
       // Everything is validated before the file is touched.
-      const { table, database, store } = resolveFileOptions(tableOrOptions);
-      const connection = openConnection(resolveDatabasePath(pathOrBinding), database);
-      binding = { connection, table, options: store, ownsConnection: true };
+      const borrowed = isConnectionSource(source);
+      const { table, database, store } = resolveFileOptions(tableOrOptions, borrowed);
+      const connection = borrowed ? borrowConnection(source) : openConnection(resolveDatabasePath(source), database);
+      binding = { [BINDING]: true, connection, table, options: store, ownsConnection: true };
     }
     const { connection, table, options } = binding;
     try {
-      ensureStore(connection, table, options.serializer.name);
+      if (options.schema === 'external') assertExternalSchema(connection, table);
+      else ensureStore(connection, table, options.serializer.name);
       this.#repo = new KVRepository(connection, kvTable(table));
     } catch (err) {
       if (binding.ownsConnection) connection.close();
