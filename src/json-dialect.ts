@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-
 /**
  * Parses JSON text, also accepting what Python's `json.dumps` writes by
  * default and kv-cache files therefore hold: the bare tokens `NaN`,
@@ -26,8 +24,11 @@ const LONG_DIGITS = /\d{16}/;
 const NON_FINITE = /NaN|Infinity/;
 /** JSON strings (kept as they are), the non-finite tokens, and numbers. */
 const TOKENS = /"(?:[^"\\]|\\.)*"|-?Infinity|NaN|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
-/** Stands in for a special number as a JSON string until the reviver puts the number back. Unguessable, so no real string can pose as one. */
-const MARK = `\u0000${randomUUID()}:`;
+/**
+ * Stands in for a special number as a JSON string until the reviver puts the
+ * number back. Random per process, so no stored string can pose as one.
+ */
+const MARK = `\u0000${Math.random().toString(36).slice(2)}${Date.now().toString(36)}:`;
 
 function protect(token: string): string {
   if (token.startsWith('"')) return token;

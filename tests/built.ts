@@ -4,9 +4,9 @@ import { join } from 'node:path';
 /** The repository's root folder. */
 export const root = join(__dirname, '..');
 
-/** The built CommonJS entry; tests that spawn processes use the built package, as users do. */
+/** The built package entry (the CommonJS bundle); tests that spawn processes use it, as users do. */
 export function builtEntry(): string {
-  const entry = join(root, 'dist/src/index.js');
+  const entry = join(root, 'dist/index.cjs');
   if (!existsSync(entry)) throw new Error('dist/ is missing: run the tests with `npm test`, which builds first');
   return entry;
 }
