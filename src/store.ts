@@ -163,8 +163,8 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     assertKey(key, 'get');
     try {
       const row = repo.read(key);
-      if (row === undefined || !isLive(row.expiresAt, this.#now())) return defaultValue;
-      return this.#decode(row.value, key);
+      if (row === undefined || !isLive(row[1], this.#now())) return defaultValue;
+      return this.#decode(row[0], key);
     } catch (err) {
       throw toKVError(err, 'get');
     }
@@ -223,8 +223,8 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     const repo = this.#use('has');
     assertKey(key, 'has');
     try {
-      const row = repo.expiry(key);
-      return row !== undefined && isLive(row.expiresAt, this.#now());
+      const expiresAt = repo.expiry(key);
+      return expiresAt !== undefined && isLive(expiresAt, this.#now());
     } catch (err) {
       throw toKVError(err, 'has');
     }
@@ -240,7 +240,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     assertKey(key, 'delete');
     try {
       const row = repo.take(key);
-      return row !== undefined && isLive(row.expiresAt, this.#now());
+      return row !== undefined && isLive(row[1], this.#now());
     } catch (err) {
       throw toKVError(err, 'delete');
     }
@@ -254,8 +254,8 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     assertKey(key, 'pop');
     try {
       const row = repo.take(key);
-      if (row === undefined || !isLive(row.expiresAt, this.#now())) return defaultValue;
-      return this.#decode(row.value, key);
+      if (row === undefined || !isLive(row[1], this.#now())) return defaultValue;
+      return this.#decode(row[0], key);
     } catch (err) {
       throw toKVError(err, 'pop');
     }
@@ -286,10 +286,10 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     const repo = this.#use('ttl');
     assertKey(key, 'ttl');
     try {
-      const row = repo.expiry(key);
+      const expiresAt = repo.expiry(key);
       const now = this.#now();
-      if (row === undefined || !isLive(row.expiresAt, now)) return undefined;
-      return row.expiresAt === null ? Infinity : (row.expiresAt - now) / 1000;
+      if (expiresAt === undefined || !isLive(expiresAt, now)) return undefined;
+      return expiresAt === null ? Infinity : (expiresAt - now) / 1000;
     } catch (err) {
       throw toKVError(err, 'ttl');
     }
@@ -312,13 +312,13 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
         const row = repo.read(key);
         let current = 0;
         let expiresAt: number | null = null;
-        if (row !== undefined && isLive(row.expiresAt, now)) {
-          const stored = this.#decode(row.value, key);
+        if (row !== undefined && isLive(row[1], now)) {
+          const stored = this.#decode(row[0], key);
           if (typeof stored !== 'number') {
             throw new KVError('ERR_KV_NOT_A_NUMBER', `incr: the value of ${describe(key)} is ${describe(stored)}, not a number`);
           }
           current = stored;
-          expiresAt = row.expiresAt;
+          expiresAt = row[1];
         }
         const next = current + by;
         if (!Number.isFinite(next)) {
@@ -351,7 +351,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
         const found = new Map<string, V>();
         for (const key of list) {
           const row = repo.read(key);
-          if (row !== undefined && isLive(row.expiresAt, now)) found.set(key, this.#decode(row.value, key) as V);
+          if (row !== undefined && isLive(row[1], now)) found.set(key, this.#decode(row[0], key) as V);
         }
         return found;
       });
