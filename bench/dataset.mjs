@@ -1,13 +1,24 @@
 // The data every benchmark uses, shared by the runner and the worker so that
 // drizzle-kv, raw better-sqlite3 and Keyv read and write exactly the same thing.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(BENCH_DIR, '..');
-/** The built library (CommonJS). The benchmark measures what users run, not src/. */
-export const BUILT = join(ROOT, 'dist/src/index.js');
+/**
+ * The file `require('drizzle-kv')` loads, read from package.json ("exports",
+ * then "main"): the benchmark measures what users run, not src/, and follows
+ * the build if its entry moves (dist/src/index.js, or a bundle).
+ */
+function packageEntry() {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const dot = pkg.exports?.['.'];
+  const req = typeof dot === 'string' ? dot : (dot?.require ?? dot?.default);
+  const file = typeof req === 'string' ? req : (req?.default ?? pkg.main ?? 'dist/src/index.js');
+  return join(ROOT, file);
+}
+export const BUILT = packageEntry();
 /**
  * What the workers load: the runner points BENCH_DIST at a copy of dist/ taken
  * when it starts, so a rebuild during the run (npm test rebuilds dist/) cannot

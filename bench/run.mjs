@@ -31,12 +31,19 @@ const loadAtStart = os.loadavg()[0];
 // Snapshot dist/ into a temp folder (node_modules linked beside it so its
 // requires resolve), so the whole run measures one build.
 assertBuilt();
+if (!relative(ROOT, BUILT).startsWith('dist')) throw new Error(`the package entry ${BUILT} is not in dist/`);
 const tmp = mkdtempSync(join(os.tmpdir(), 'drizzle-kv-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+// What was measured, read now, when the snapshot is taken: dist/ and HEAD may move during the run.
+const build = {
+  at: statSync(BUILT).mtime.toISOString(),
+  commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || 'unknown',
+  date: new Date().toISOString(),
+};
 cpSync(join(ROOT, 'dist'), join(tmp, 'dist'), { recursive: true });
 symlinkSync(join(ROOT, 'node_modules'), join(tmp, 'node_modules'), 'dir');
-const env = { ...process.env, BENCH_DIST: join(tmp, 'dist/src/index.js') };
+const env = { ...process.env, BENCH_DIST: join(tmp, relative(ROOT, BUILT)) };
 
 const haveKeyv = existsSync(join(BENCH_DIR, '.deps/node_modules/@keyv/sqlite'));
 if (!haveKeyv) console.error('Keyv is not installed: its column stays empty. See bench/README.md (bench/.deps).');
@@ -165,7 +172,6 @@ const sqliteVersion = (() => {
   db.close();
   return v;
 })();
-const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || 'unknown';
 const cpus = os.cpus();
 const deps = join(BENCH_DIR, '.deps/node_modules');
 const seconds = (performance.now() - started) / 1000;
@@ -185,8 +191,8 @@ const facts = [
   `node ${process.version}; ${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length} cores; ${os.platform()} ${os.release()}`,
   `SQLite ${sqliteVersion}; better-sqlite3 ${pkg(join(ROOT, 'node_modules/better-sqlite3'))}; drizzle-orm ${pkg(join(ROOT, 'node_modules/drizzle-orm'))};` +
     ` keyv ${pkg(join(deps, 'keyv'))}; @keyv/sqlite ${pkg(join(deps, '@keyv/sqlite'))} (sqlite3 ${pkg(join(deps, 'sqlite3'))})`,
-  `drizzle-kv ${pkg(ROOT)} at ${git} (dist built ${statSync(BUILT).mtime.toISOString()})`,
-  `command: \`node ${relative(process.cwd(), process.argv[1])}${args.length ? ` ${args.join(' ')}` : ''}\`; ${new Date().toISOString()}; took ${seconds.toFixed(0)} s;` +
+  `drizzle-kv ${pkg(ROOT)} (entry ${relative(ROOT, BUILT)}, built ${build.at}); HEAD ${build.commit} (the working tree may differ)`,
+  `command: \`node ${relative(process.cwd(), process.argv[1])}${args.length ? ` ${args.join(' ')}` : ''}\`; started ${build.date}; took ${seconds.toFixed(0)} s;` +
     ` 1-min load average ${loadAtStart.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end`,
 ];
 
