@@ -177,6 +177,14 @@ export function openConnection(path: string, options: ResolvedDatabaseOptions): 
     return new Connection(client, readonly);
   } catch (err) {
     client?.close();
+    if ((err as { code?: unknown }).code === 'SQLITE_READONLY_DIRECTORY') {
+      throw new KVError(
+        'ERR_KV_CANT_OPEN',
+        `open ${path}: a read-only open of a WAL file needs its -shm file, and the folder does not allow creating one; ` +
+          'open it while the process that writes it runs, or from an account that may write the folder',
+        { cause: err },
+      );
+    }
     const mapped = toKVError(err, `open ${path}`);
     if (isKVError(mapped)) throw mapped;
     // File-system errors (a parent that is a file, no permission…) and the driver's own TypeErrors.

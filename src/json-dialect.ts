@@ -3,8 +3,10 @@
  * default and kv-cache files therefore hold: the bare tokens `NaN`,
  * `Infinity` and `-Infinity`, and integers of any size.
  *
- * Integers beyond `Number.MAX_SAFE_INTEGER` come back as `BigInt`, so they
- * are exact instead of silently rounded; every other number is a `number`.
+ * An integer literal that a `number` would round (its digits do not survive
+ * the trip through a double, as with Python's `2**64`) comes back as an exact
+ * `BigInt`; every other number, including every number JavaScript wrote, is
+ * a `number`.
  * Standard JSON (nearly everything) costs one regular-expression test on top
  * of `JSON.parse`.
  */
@@ -33,7 +35,10 @@ const MARK = `\u0000${Math.random().toString(36).slice(2)}${Date.now().toString(
 function protect(token: string): string {
   if (token.startsWith('"')) return token;
   if (token === 'NaN' || token === 'Infinity' || token === '-Infinity') return JSON.stringify(MARK + token);
-  if (/^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token))) return JSON.stringify(`${MARK}n${token}`);
+  // JSON.stringify prints every double so that it reads back the same: only foreign literals can fail this.
+  if (/^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token)) && String(Number(token)) !== token) {
+    return JSON.stringify(`${MARK}n${token}`);
+  }
   return token;
 }
 

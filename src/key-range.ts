@@ -24,13 +24,15 @@ const MAX_CODE_POINT = 0x10ffff;
 /** The key range holding exactly the keys that start with `prefix`. */
 export function prefixRange(prefix: string): KeyRange {
   if (prefix === '') return ALL_KEYS;
-  const points = Array.from(prefix, (ch) => ch.codePointAt(0) as number);
-  while (points.length > 0 && points[points.length - 1] === MAX_CODE_POINT) points.pop();
-  if (points.length === 0) return { lo: prefix, hi: ALL_KEYS.hi };
-  let last = (points.pop() as number) + 1;
-  if (last === 0xd800) last = 0xe000; // skip the surrogate block, which no well-formed key contains
-  points.push(last);
-  return { lo: prefix, hi: String.fromCodePoint(...points) };
+  // Walk back over trailing U+10FFFF (two UTF-16 units each), which cannot be incremented.
+  let end = prefix.length;
+  while (end >= 2 && prefix.codePointAt(end - 2) === MAX_CODE_POINT) end -= 2;
+  if (end === 0) return { lo: prefix, hi: ALL_KEYS.hi };
+  // The last code point before `end` starts one unit back, or two for a surrogate pair.
+  const start = end >= 2 && (prefix.codePointAt(end - 2) as number) > 0xffff ? end - 2 : end - 1;
+  let next = (prefix.codePointAt(start) as number) + 1;
+  if (next === 0xd800) next = 0xe000; // skip the surrogate block, which no well-formed key contains
+  return { lo: prefix, hi: prefix.slice(0, start) + String.fromCodePoint(next) };
 }
 
 /**

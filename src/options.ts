@@ -146,8 +146,12 @@ function resolveStoreFields(options: Record<string, unknown>): ResolvedStoreOpti
     if (typeof defaultTtl !== 'number') {
       throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "defaultTtl" must be a number of seconds, got ${describe(defaultTtl)}`);
     }
-    if (!(defaultTtl > 0)) {
-      throw new KVRangeError('ERR_KV_INVALID_OPTION', `option "defaultTtl" must be a positive number of seconds (or Infinity), got ${defaultTtl}`);
+    // The same bounds as a write's TTL, checked now rather than at every write.
+    if (!(defaultTtl > 0) || (defaultTtl !== Infinity && defaultTtl * 1000 > Number.MAX_SAFE_INTEGER - Date.now())) {
+      throw new KVRangeError(
+        'ERR_KV_INVALID_OPTION',
+        `option "defaultTtl" must be a positive number of seconds that fits an expiry time (or Infinity), got ${defaultTtl}`,
+      );
     }
   }
   return {

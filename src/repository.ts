@@ -60,6 +60,29 @@ function queryBuilders(db: BetterSQLite3Database, t: KVTable) {
 export type StoredRow = readonly [value: EncodedValue, expiresAt: number | null];
 
 type Builders = ReturnType<typeof queryBuilders>;
+type QueryName = keyof Builders;
+
+/**
+ * For each query: the order its placeholders bind in (checked against the
+ * SQL Drizzle generates), and how its rows come back: `raw` as arrays,
+ * `pluck` as the first column, or nothing (`run`).
+ */
+const SHAPES: Record<QueryName, { readonly order: readonly string[]; readonly rows?: 'raw' | 'pluck' }> = {
+  read: { order: ['key'], rows: 'raw' },
+  expiry: { order: ['key'], rows: 'pluck' },
+  write: { order: ['key', 'value', 'expiresAt', 'updatedAt', 'size'] },
+  writeIfAbsent: { order: ['key', 'value', 'expiresAt', 'updatedAt', 'size', 'now'] },
+  remove: { order: ['key'] },
+  take: { order: ['key'], rows: 'raw' },
+  setExpiry: { order: ['expiresAt', 'key', 'now'] },
+  keys: { order: ['lo', 'hi', 'now'], rows: 'pluck' },
+  entries: { order: ['lo', 'hi', 'now'], rows: 'raw' },
+  page: { order: ['lo', 'hi', 'now', 'limit'], rows: 'raw' },
+  count: { order: ['now'], rows: 'pluck' },
+  clear: { order: [] },
+  clearRange: { order: ['lo', 'hi'] },
+  cull: { order: ['now', 'limit'] },
+};
 
 /** The placeholder a query parameter stands for, if it is one. */
 function placeholderName(param: unknown): string | undefined {
@@ -70,19 +93,23 @@ function placeholderName(param: unknown): string | undefined {
 
 /**
  * Prepares the SQL of a typed Drizzle query on the driver, once, after
- * checking that its placeholders bind in the order the caller passes values.
- * Executing the driver's statement directly skips Drizzle's per-call work
- * (filling placeholders, logging, mapping rows to objects): about 1 µs, which
- * is half the cost of a `get`. The columns of this table need no value
- * mapping (text, integer, and bytes as they are), so nothing is lost.
+ * checking that its placeholders bind in the order the repository passes
+ * values. Executing the driver's statement directly skips Drizzle's per-call
+ * work (filling placeholders, logging, mapping rows to objects): about 1 µs,
+ * a third of a `get`. The columns of this table need no value mapping (text,
+ * integer, and bytes as they are), so nothing is lost.
  */
-function compile(conn: Connection, query: { toSQL(): { sql: string; params: unknown[] } }, order: readonly string[]): Statement {
+function compile(conn: Connection, name: QueryName, query: { toSQL(): { sql: string; params: unknown[] } }): Statement {
   const { sql: text, params } = query.toSQL();
+  const { order, rows } = SHAPES[name];
   const names = params.map(placeholderName);
   if (names.join() !== order.join()) {
     throw new Error(`drizzle-kv: ${text} binds (${names.join(', ')}), expected (${order.join(', ')})`);
   }
-  return conn.client.prepare(text);
+  const statement = conn.client.prepare(text);
+  if (rows === 'raw') statement.raw(true);
+  if (rows === 'pluck') statement.pluck(true);
+  return statement;
 }
 
 /**
@@ -93,7 +120,7 @@ function compile(conn: Connection, query: { toSQL(): { sql: string; params: unkn
 export class KVRepository {
   readonly #build: Builders;
   readonly #conn: Connection;
-  readonly #statements = new Map<keyof Builders, Statement>();
+  readonly #statements = new Map<QueryName, Statement>();
 
   constructor(conn: Connection, table: KVTable) {
     this.#conn = conn;
@@ -101,14 +128,13 @@ export class KVRepository {
   }
 
   /**
-   * The statement of query `name`, binding `order`. Built and prepared on
-   * first use: a CLI process that opens a store for one `get` prepares one
-   * statement, not sixteen.
+   * The statement of query `name`, built and prepared on first use: a CLI
+   * process that opens a store for one `get` prepares one statement, not sixteen.
    */
-  #q(name: keyof Builders, ...order: string[]): Statement {
+  #q(name: QueryName): Statement {
     let statement = this.#statements.get(name);
     if (statement === undefined) {
-      statement = compile(this.#conn, this.#build[name](), order);
+      statement = compile(this.#conn, name, this.#build[name]());
       this.#statements.set(name, statement);
     }
     return statement;
@@ -116,68 +142,68 @@ export class KVRepository {
 
   /** The row of `k`, live or expired. */
   read(k: string): StoredRow | undefined {
-    return this.#q('read', 'key').raw(true).get(k) as StoredRow | undefined;
+    return this.#q('read').get(k) as StoredRow | undefined;
   }
 
   /** The expiry of `k`'s row (`null`: never), live or expired; `undefined` when there is no row. */
   expiry(k: string): number | null | undefined {
-    return this.#q('expiry', 'key').pluck(true).get(k) as number | null | undefined;
+    return this.#q('expiry').get(k) as number | null | undefined;
   }
 
   /** Inserts or replaces the row of `k`, written at `at`, taking `bytes`. */
   write(k: string, v: EncodedValue, exp: number | null, at: number, bytes: number): void {
-    this.#q('write', 'key', 'value', 'expiresAt', 'updatedAt', 'size').run(k, v, exp, at, bytes);
+    this.#q('write').run(k, v, exp, at, bytes);
   }
 
   /** Writes unless a live row holds `k` at `at`. Returns whether it wrote. */
   writeIfAbsent(k: string, v: EncodedValue, exp: number | null, at: number, bytes: number): boolean {
-    return this.#q('writeIfAbsent', 'key', 'value', 'expiresAt', 'updatedAt', 'size', 'now').run(k, v, exp, at, bytes, at).changes > 0;
+    return this.#q('writeIfAbsent').run(k, v, exp, at, bytes, at).changes > 0;
   }
 
   /** Deletes the row of `k`, live or expired. Returns whether there was one. */
   remove(k: string): boolean {
-    return this.#q('remove', 'key').run(k).changes > 0;
+    return this.#q('remove').run(k).changes > 0;
   }
 
   /** Deletes the row of `k` and returns it, in one statement. */
   take(k: string): StoredRow | undefined {
-    return this.#q('take', 'key').raw(true).get(k) as StoredRow | undefined;
+    return this.#q('take').get(k) as StoredRow | undefined;
   }
 
   /** Sets the expiry of a live row. Returns whether there was one. */
   setExpiry(k: string, exp: number | null, at: number): boolean {
-    return this.#q('setExpiry', 'expiresAt', 'key', 'now').run(exp, k, at).changes > 0;
+    return this.#q('setExpiry').run(exp, k, at).changes > 0;
   }
 
   /** Live keys in `range`, in key order. */
   keys(range: KeyRange, at: number): string[] {
-    return this.#q('keys', 'lo', 'hi', 'now').pluck(true).all(range.lo, range.hi, at) as string[];
+    return this.#q('keys').all(range.lo, range.hi, at) as string[];
   }
 
   /** Live `[key, value]` rows in `range`, in key order. */
   entries(range: KeyRange, at: number): [string, EncodedValue][] {
-    return this.#q('entries', 'lo', 'hi', 'now').raw(true).all(range.lo, range.hi, at) as [string, EncodedValue][];
+    return this.#q('entries').all(range.lo, range.hi, at) as [string, EncodedValue][];
   }
 
   /** At most `n` live rows in `range`, in key order. */
   page(range: KeyRange, at: number, n: number): [string, EncodedValue][] {
-    return this.#q('page', 'lo', 'hi', 'now', 'limit').raw(true).all(range.lo, range.hi, at, n) as [string, EncodedValue][];
+    return this.#q('page').all(range.lo, range.hi, at, n) as [string, EncodedValue][];
   }
 
   /** The number of live rows. */
   count(at: number): number {
-    return this.#q('count', 'now').pluck(true).get(at) as number;
+    return this.#q('count').get(at) as number;
   }
 
   /** Deletes every row (live or expired) in `range`, or in the table. Returns how many. */
   clear(range?: KeyRange): number {
     if (range === undefined) return this.#q('clear').run().changes;
-    return this.#q('clearRange', 'lo', 'hi').run(range.lo, range.hi).changes;
+    return this.#q('clearRange').run(range.lo, range.hi).changes;
   }
 
   /** Deletes at most `n` expired rows. Returns how many it deleted. */
   cull(at: number, n: number): number {
-    return this.#q('cull', 'now', 'limit').run(at, n).changes;
+    return this.#q('cull').run(at, n).changes;
   }
 
   /** Runs `fn` in an IMMEDIATE transaction (a savepoint when nested). */

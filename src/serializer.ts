@@ -35,45 +35,52 @@ function asText(data: EncodedValue): string {
  * returns (so a `Date` comes back as its ISO string), as JSON defines.
  * `undefined` object properties are dropped, as JSON does.
  */
-function assertJsonFaithful(value: unknown, path: string, ancestors: object[]): void {
+function assertJsonFaithful(value: unknown, parent: string, ancestors: object[], key?: string | number): void {
+  // The path is only spelled out when a refusal needs it: building it for every value would double the cost.
+  const path = () => (key === undefined ? parent : typeof key === 'number' ? `${parent}[${key}]` : `${parent}.${key}`);
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return;
     case 'number':
       if (!Number.isFinite(value)) {
-        throw refuse(path, `${value}`, 'JSON has no NaN or Infinity');
+        throw refuse(path(), `${value}`, 'JSON has no NaN or Infinity');
       }
       return;
     case 'undefined':
-      throw refuse(path, 'undefined', 'JSON would turn it into null');
+      throw refuse(path(), 'undefined', 'JSON would turn it into null');
     case 'object':
       break;
     default:
-      throw refuse(path, describe(value), 'JSON cannot represent it');
+      throw refuse(path(), describe(value), 'JSON cannot represent it');
   }
   if (value === null) return;
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === 'function') {
-    assertJsonFaithful((toJSON as () => unknown).call(value), path, ancestors);
+    assertJsonFaithful((toJSON as (key: string) => unknown).call(value, String(key ?? '')), parent, ancestors, key);
     return;
   }
   if (ancestors.includes(value)) {
-    throw refuse(path, 'a circular reference', 'JSON cannot represent cycles');
+    throw refuse(path(), 'a circular reference', 'JSON cannot represent cycles');
   }
+  const here = path();
   ancestors.push(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) throw refuse(`${path}[${i}]`, 'an array hole', 'JSON would turn it into null');
-      assertJsonFaithful(value[i], `${path}[${i}]`, ancestors);
+      if (!(i in value)) throw refuse(`${here}[${i}]`, 'an array hole', 'JSON would turn it into null');
+      assertJsonFaithful(value[i], here, ancestors, i);
     }
   } else {
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
-      throw refuse(path, describe(value), 'JSON would not read it back as the same kind of object');
+      throw refuse(here, describe(value), 'JSON would not read it back as the same kind of object');
     }
-    for (const [k, v] of Object.entries(value)) {
-      if (v !== undefined) assertJsonFaithful(v, `${path}.${k}`, ancestors);
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      const v = record[k];
+      if (v !== undefined) assertJsonFaithful(v, here, ancestors, k);
     }
   }
   ancestors.pop();
@@ -111,18 +118,24 @@ export const jsonSerializer: Serializer = {
 /**
  * Node's structured-clone format (`node:v8`): keeps `Date`, `Map`, `Set`,
  * `BigInt`, typed arrays, `RegExp`, `-0`, `NaN`, `undefined` and cycles.
- * Class instances come back as plain objects; functions and symbols are refused.
+ * Class instances come back as plain objects; functions, symbols and values
+ * Node cannot read back (nested too deeply) are refused.
  */
 export const v8Serializer: Serializer = {
   name: 'v8',
   serialize(value) {
+    let data: Buffer;
     try {
-      return v8Serialize(value);
+      data = v8Serialize(value);
+      // Node writes some values it cannot read back (nesting beyond ~2000 levels):
+      // reading each one back is the only check that cannot drift from Node's own limits.
+      v8Deserialize(data);
     } catch (err) {
       throw new KVTypeError('ERR_KV_INVALID_VALUE', `cannot store ${describe(value)}: ${(err as Error).message}`, {
         cause: err,
       });
     }
+    return data;
   },
   deserialize(data) {
     return v8Deserialize(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);

@@ -324,6 +324,10 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
         if (!Number.isFinite(next)) {
           throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `incr: ${current} + ${by} is not a finite number`);
         }
+        if (Number.isInteger(current) && Number.isInteger(by) && !Number.isSafeInteger(next)) {
+          // A counter past 2^53 would silently stop counting exactly.
+          throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `incr: ${current} + ${by} is beyond Number.MAX_SAFE_INTEGER`);
+        }
         const data = this.#encode(next as V, 'incr');
         repo.write(key, data, expiresAt, now, entrySize(key, data));
         return next;
@@ -368,18 +372,24 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     const repo = this.#use('setMany');
     const now = this.#now();
     const expiresAt = this.#expiry(ttl, now, 'setMany');
-    const pairs: [string, V][] =
-      Symbol.iterator in entries
-        ? Array.from(entries as Iterable<readonly [string, V]>, (e) => [e[0], e[1]])
-        : Object.entries(entries as Record<string, V>);
-    const rows = pairs.map(([key, value]): [string, EncodedValue] => {
+    // Every key checked and every value encoded before the first write: a refusal writes nothing.
+    const keys: string[] = [];
+    const data: EncodedValue[] = [];
+    const add = (key: string, value: V) => {
       assertKey(key, 'setMany');
-      return [key, this.#encode(value, 'setMany')];
-    });
+      keys.push(key);
+      data.push(this.#encode(value, 'setMany'));
+    };
+    if (Symbol.iterator in entries) for (const [key, value] of entries as Iterable<readonly [string, V]>) add(key, value);
+    else for (const [key, value] of Object.entries(entries as Record<string, V>)) add(key, value);
     try {
       repo.immediate(() => {
-        for (const [key, data] of rows) repo.write(key, data, expiresAt, now, entrySize(key, data));
-        this.#cull(repo, now, rows.length);
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i] as string;
+          const encoded = data[i] as EncodedValue;
+          repo.write(key, encoded, expiresAt, now, entrySize(key, encoded));
+        }
+        this.#cull(repo, now, keys.length);
       });
     } catch (err) {
       throw toKVError(err, 'setMany');
@@ -451,6 +461,10 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
    */
   clear(options?: ListOptions): number {
     const repo = this.#use('clear');
+    if (options !== undefined && options !== null && typeof options === 'object' && options.prefix === undefined) {
+      // A prefix that is unexpectedly undefined must not turn into "delete everything".
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', 'clear: the prefix option is undefined; call clear() to remove every entry');
+    }
     const range = options === undefined ? undefined : this.#range(options, 'clear');
     try {
       return repo.clear(range);

@@ -15,6 +15,9 @@ describe('JSON with the Python dialect', () => {
     ['{"NaN": "x \\" NaN", "k": NaN}', { NaN: 'x " NaN', k: NaN }],
     ['"caf\\u00e9 \\ud83d\\ude80"', 'café 🚀'],
     ['12345678901234567.5', Number('12345678901234567.5')],
+    // What JavaScript itself writes for large doubles reads back as the same numbers.
+    [JSON.stringify([2 ** 53, 1e16, -(2 ** 60), 1.5e20, 123456789012345680000]), [2 ** 53, 1e16, -(2 ** 60), 1.5e20, 123456789012345680000]],
+    ['[-0, 10000000000000000]', [-0, 1e16]],
   ])('parses %s', (text, expected) => {
     expect(parseJsonDialect(text)).toEqual(expected);
   });

@@ -323,6 +323,7 @@ export function describeStoreContract(label: string, open: (clock: FakeClock) =>
       });
 
       it('clear removes a prefix, or everything, and counts what it removed', () => {
+        expect(thrown(() => store.clear({ prefix: undefined })).code).toBe('ERR_KV_INVALID_ARGUMENT'); // never "everything" by accident
         expect(store.clear({ prefix: 'user:' })).toBe(3);
         expect(store.keys()).toEqual(['USER:3', 'session:1', 'userA', 'user_x']);
         expect(store.clear()).toBe(4);
