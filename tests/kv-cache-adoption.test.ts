@@ -1,6 +1,6 @@
 /**
- * Adopting a file written by kv-cache (Python): ../shared/fixtures/python_kvcache_sample.db,
- * whose rows and what they must read back as are listed in ../shared/fixtures/README.md.
+ * Adopting a file written by kv-cache (Python) 0.3.3 with TZ=UTC: tests/fixtures/python_kvcache_sample.db
+ * (28,672 bytes, sha256 7363632d…0051). What every row must read back as is listed below.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,7 +11,8 @@ import { kvCacheExpiry } from '../src/kv-cache-adoption';
 import { builtEntry, root } from './built';
 import { FakeClock, integrity, tempDb, thrown, withRaw } from './helpers';
 
-const FIXTURE = join(root, '..', 'shared', 'fixtures', 'python_kvcache_sample.db');
+const FIXTURE = join(root, 'tests', 'fixtures', 'python_kvcache_sample.db');
+const FIXTURE_SHA256 = '7363632d89179b710c776965662f3d8da7ec9671130493af2fc45cf4f2740051';
 
 /** A copy of the read-only fixture (opening a file writes -wal/-shm files beside it). */
 function copyOfFixture(): string {
@@ -53,6 +54,10 @@ const EXPIRES_UTC: Record<string, number | null> = {
 };
 
 describe('adopting kv-cache (Python) files', () => {
+  it('starts from the fixture exactly as kv-cache wrote it', () => {
+    expect(sha256(FIXTURE)).toBe(FIXTURE_SHA256);
+  });
+
   it('refuses to open a kv-cache table without adoption, and leaves the file as it was', () => {
     const path = copyOfFixture();
     const before = sha256(path);
