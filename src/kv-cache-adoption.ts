@@ -34,7 +34,8 @@ export interface AdoptedTable {
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;
 
-function zoneFormatter(timeZone: string): Intl.DateTimeFormat {
+/** A formatter of instants as wall-clock fields in `timeZone`; refuses an unknown zone. */
+export function zoneFormatter(timeZone: string): Intl.DateTimeFormat {
   try {
     return new Intl.DateTimeFormat('en-US', {
       timeZone,

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KVDatabase, KVStore } from '../src';
-import { kvCacheExpiry } from '../src/kv-cache-adoption';
+import { kvCacheExpiry, zoneFormatter } from '../src/kv-cache-adoption';
 import { builtEntry, root } from './built';
 import { FakeClock, integrity, tempDb, thrown, withRaw } from './helpers';
 
@@ -142,16 +142,7 @@ describe('adopting kv-cache (Python) files', () => {
   });
 
   it('reads a local time around a daylight-saving change as its earlier instant', () => {
-    const ny = new Intl.DateTimeFormat('en-US', {
-      timeZone: 'America/New_York',
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
+    const ny = zoneFormatter('America/New_York');
     // 01:30 happens twice on 2026-11-01 (EDT, then EST): the EDT one.
     expect(kvCacheExpiry('2026-11-01 01:30:00', ny)).toBe(Date.UTC(2026, 10, 1, 5, 30));
     // 02:30 never happens on 2026-03-08: read as 01:30 EST.

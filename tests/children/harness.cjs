@@ -15,17 +15,7 @@ const Database = require('better-sqlite3');
 
 const children = __dirname;
 
-/** A small seeded PRNG (the same as the children's). */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { mulberry32 } = require('./prng.cjs');
 
 /** `PRAGMA integrity_check` of a file, through a connection of its own. */
 function integrity(path) {

@@ -23,17 +23,7 @@
 'use strict';
 const { isMainThread, parentPort, workerData } = require('node:worker_threads');
 
-/** A small seeded PRNG, so a failing run can be replayed. */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { mulberry32 } = require('./prng.cjs');
 
 const OWN_KEYS = 200;
 const RACE_KEYS = 50;

@@ -200,47 +200,43 @@ describe('writers that cannot get the lock', () => {
 
 describe('what a read sees while another connection commits', () => {
   /**
-   * A store whose serializer calls `during()` while decoding a value, i.e.
-   * in the middle of a read, so another connection can commit right then.
+   * A store holding a = "a0" and b = "b0", whose serializer, while decoding
+   * "a0" (that is, in the middle of a read), has another connection commit
+   * b = "b1". Close `other` when done.
    */
-  function storeWithHook(path: string, during: (data: string) => void): KVStore {
+  function storeWithCommitMidRead(): { store: KVStore; other: Database.Database } {
+    const path = tempDb();
+    const conn: { other?: Database.Database } = {}; // opened once the store has its rows
     const hooked: Serializer = {
       name: 'json-hooked',
       serialize: (v) => JSON.stringify(v),
       deserialize: (d) => {
         const text = String(d);
-        during(text);
+        if (text === '"a0"') conn.other?.prepare("UPDATE kv SET value = '\"b1\"' WHERE key = 'b'").run();
         return JSON.parse(text) as unknown;
       },
     };
-    return new KVStore(path, { table: 'kv', serializer: hooked });
+    const store = new KVStore(path, { table: 'kv', serializer: hooked });
+    store.setMany({ a: 'a0', b: 'b0' });
+    conn.other = new Database(path, { timeout: 1000 });
+    return { store, other: conn.other };
   }
 
   it('getMany reads one snapshot: a commit made in the middle of it is not seen', () => {
-    const path = tempDb();
-    const conn: { other?: Database.Database } = {};
-    using store = storeWithHook(path, (text) => {
-      if (text === '"a0"') conn.other?.prepare("UPDATE kv SET value = '\"b1\"' WHERE key = 'b'").run();
-    });
-    store.setMany({ a: 'a0', b: 'b0' });
-    const other = (conn.other = new Database(path, { timeout: 1000 }));
+    const { store, other } = storeWithCommitMidRead();
     expect(store.getMany(['a', 'b'])).toEqual(new Map([['a', 'a0'], ['b', 'b0']])); // b as it was when the read began
     expect(store.get('b')).toBe('b1'); // the commit did happen
     other.close();
+    store.close();
   });
 
   it('entries() is not a snapshot: a commit made between two batches is seen', () => {
-    const path = tempDb();
-    const conn: { other?: Database.Database } = {};
-    using store = storeWithHook(path, (text) => {
-      if (text === '"a0"') conn.other?.prepare("UPDATE kv SET value = '\"b1\"' WHERE key = 'b'").run();
-    });
-    store.setMany({ a: 'a0', b: 'b0' });
-    const other = (conn.other = new Database(path, { timeout: 1000 }));
+    const { store, other } = storeWithCommitMidRead();
     expect([...store.entries({ batchSize: 1 })]).toEqual([
       ['a', 'a0'],
       ['b', 'b1'], // written after the iteration began
     ]);
     other.close();
+    store.close();
   });
 });
