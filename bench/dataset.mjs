@@ -56,10 +56,25 @@ export const SIZES = {
   quick: { n: 2_000, keyvN: 200, list: 10_000, huge: 10_000, scale: [1_000, 10_000, 100_000], reps: 1, coldRuns: 5 },
 };
 
-/** Raw better-sqlite3 baseline: the table and index drizzle-kv creates, under a short name. */
+/**
+ * Raw better-sqlite3 baseline: the table and index drizzle-kv creates (store
+ * format 2), under a short name. Every write sets updated_at (epoch ms) and
+ * size (UTF-8 bytes of the key and the encoded value), as drizzle-kv does.
+ */
 export const RAW_SCHEMA = `
-  CREATE TABLE IF NOT EXISTS t (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_at INTEGER);
-  CREATE INDEX IF NOT EXISTS t_exp ON t(expires_at) WHERE expires_at IS NOT NULL;`;
+  CREATE TABLE IF NOT EXISTS t (
+    key TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL,
+    expires_at INTEGER,
+    updated_at INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX IF NOT EXISTS t_expires_at_idx ON t(expires_at) WHERE expires_at IS NOT NULL;`;
+/** The raw baseline's upsert: the statement drizzle-kv's set runs, column for column. */
+export const RAW_UPSERT =
+  'INSERT INTO t (key, value, expires_at, updated_at, size) VALUES (?, ?, ?, ?, ?) ' +
+  'ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, ' +
+  'updated_at = excluded.updated_at, size = excluded.size';
 
 export function assertBuilt() {
   if (!existsSync(DIST)) {

@@ -84,9 +84,21 @@ const k = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : `${n}`);
 
 // Each row: a label (with its unit), the workload, its parameters per system
 // (n is S.keyvN for Keyv, S.n otherwise), and the target.
+// Raw with drizzle-kv's memory pragmas (mmap 512 MiB, cache 128 MiB): not a row of its own, shown under the RSS row.
+const rssRawMmap = { label: 'RSS growth, raw with mmap', job: 'rss', hidden: true, systems: ['raw'], params: () => ({ file: fixture('raw', S.huge), size: S.huge, mmap: true }) };
+const setNormal = { label: `set, no TTL (µs/op)`, job: 'set', keyv: true, params: (_s, n) => ({ file: freshFile(), n }), target: ratioTarget(1.1) };
 const rows = [
-  { label: `set, no TTL (µs/op)`, job: 'set', keyv: true, params: (_s, n) => ({ file: freshFile(), n }), target: ratioTarget(1.1) },
+  setNormal,
   { label: `set, TTL ${TTL_SECONDS} s (µs/op)`, job: 'set', keyv: true, params: (_s, n) => ({ file: freshFile(), n, ttl: TTL_SECONDS }), target: ratioTarget(1.1) },
+  {
+    label: `set, no TTL, durability 'full' (raw: synchronous=FULL) (µs/op)`,
+    job: 'set',
+    params: (_s, n) => ({ file: freshFile(), n, durability: 'full' }),
+    // The cost of an fsync per commit, against the default 'normal' row above (same N, same workload).
+    after: (c) => [
+      `| set cost of durability 'full' / 'normal' | ${(c.drizzle / med(setNormal, 'drizzle-kv')).toFixed(2)}× | ${(c.raw / med(setNormal, 'raw')).toFixed(2)}× | — | — | — |`,
+    ],
+  },
   { label: `get, hit (µs/op)`, job: 'get-hit', keyv: true, params: (s, n) => ({ file: fixture(s, n), n, size: n }), target: ratioTarget(1.25) },
   { label: `get, miss (µs/op)`, job: 'get-miss', keyv: true, params: (s, n) => ({ file: fixture(s, n), n }), target: ratioTarget(1.25) },
   { label: `setMany of ${k(S.n)} in one transaction (ms)`, job: 'set-many', params: (_s, n) => ({ file: freshFile(), n }), target: ratioTarget(1.3) },
@@ -96,19 +108,30 @@ const rows = [
   { label: `purgeExpired(), 10% expired, ${k(S.huge)} rows (ms)`, job: 'purge', params: (s) => ({ fixture: fixture(s, S.huge, 'purge'), file: freshFile(), size: S.huge, expired: true }) },
   ...S.scale.map((size) => ({ label: `get hit at ${k(size)} keys (µs/op)`, job: 'get-hit', params: (s, n) => ({ file: fixture(s, size), n, size }), size })),
   { label: `cold CLI process: open ${k(S.n)} store, 1 get, exit (ms)`, job: 'cold', node: true, params: (s) => ({ file: s === 'node' ? undefined : fixture(s, S.n), runs: S.coldRuns }), target: ratioTarget(1.15) },
-  { label: `RSS growth iterating ${k(S.huge)} entries (MB)`, job: 'rss', params: (s) => ({ file: fixture(s, S.huge), size: S.huge }), target: absTarget(100, 'MB') },
-  // ── scache hit: RESERVED. The memoizer `scache({ store, ttl })(fn)` is being written;
-  // add a 'scache-hit' workload to worker.mjs (drizzle-kv: repeated call with the same
-  // args; raw: a get-based memoize on the same table) and replace `pending` with a job.
-  { label: 'scache hit (µs/op)', pending: true },
+  {
+    label: `RSS growth iterating ${k(S.huge)} entries (MB)`,
+    job: 'rss',
+    params: (s) => ({ file: fixture(s, S.huge), size: S.huge }),
+    target: absTarget(100, 'MB'),
+    // The same peak, split by /proc/self/status: RssAnon (heap, SQLite's page cache) and RssFile (mmap'd file pages).
+    after: (_c, row) =>
+      [['anon', 'anonymous (RssAnon)'], ['file', 'file-backed (RssFile: mmap\'d pages)']].map(([f, what]) => {
+        const [d, r] = [med(row, 'drizzle-kv', f), med(row, 'raw', f)];
+        return `| … of which ${what} (MB) | ${num(d)} | ${num(r)} | — | — | — |`;
+      }).concat(
+        `| … raw with drizzle-kv's mmap_size (512 MiB) and cache_size: growth (anonymous / file-backed) (MB) | — | ${num(med(rssRawMmap, 'raw'))} (${num(med(rssRawMmap, 'raw', 'anon'))} / ${num(med(rssRawMmap, 'raw', 'file'))}) | — | — | — |`,
+      ),
+  },
+  rssRawMmap,
+  { label: `scache hit, \`add(1, 2)\` (µs/call)`, job: 'scache-hit', params: (_s, n) => ({ file: freshFile(), n }), target: ratioTarget(1.5) },
 ];
 
-const systemsOf = (row) => ['drizzle-kv', 'raw', ...(row.keyv && haveKeyv ? ['keyv'] : []), ...(row.node ? ['node'] : [])];
+const systemsOf = (row) => row.systems ?? ['drizzle-kv', 'raw', ...(row.keyv && haveKeyv ? ['keyv'] : []), ...(row.node ? ['node'] : [])];
 for (const row of rows) row.results = {};
 
 for (let rep = 1; rep <= S.reps; rep++) {
   console.error(`repetition ${rep}/${S.reps}`);
-  for (const row of rows.filter((r) => !r.pending)) {
+  for (const row of rows) {
     for (const system of systemsOf(row)) {
       const n = system === 'keyv' ? S.keyvN : S.n;
       const result = worker(row.job, system, row.params(system, n));
@@ -132,16 +155,13 @@ const lines = [
   '|---|---:|---:|---:|---:|---|',
 ];
 const cells = [];
-for (const row of rows) {
-  if (row.pending) {
-    lines.push(`| ${row.label} | pending | pending | — | — | (memoizer not benchmarked yet) |`);
-    continue;
-  }
+for (const row of rows.filter((r) => !r.hidden)) {
   const c = { drizzle: med(row, 'drizzle-kv'), raw: med(row, 'raw'), keyv: med(row, 'keyv') };
   c.ratio = c.drizzle / c.raw;
   cells.push([row, c]);
   const target = row.target ? `${row.target.text} ${mark(row.target.ok(c))}` : '—';
   lines.push(`| ${row.label} | ${num(c.drizzle)} | ${num(c.raw)} | ${c.ratio.toFixed(2)}× | ${num(c.keyv)} | ${target} |`);
+  if (row.after) lines.push(...row.after(c, row));
   // After the largest get-latency row: how much a get slows from the smallest store to the largest.
   if (row.size === S.scale[S.scale.length - 1]) {
     const [small, big] = [S.scale[0], row.size].map((size) => cells.find(([r]) => r.size === size)[1]);
@@ -155,8 +175,18 @@ for (const row of rows) {
 // ── Notes and machine facts ──────────────────────────────────────────────────
 const rowOf = (job, extra = () => true) => rows.find((r) => r.job === job && extra(r));
 const purgeNone = rowOf('purge', (r) => r.label.includes('nothing'));
-const rss = rowOf('rss');
 const cold = rowOf('cold');
+const durable = rowOf('set', (r) => r.label.includes('full'));
+const fileMB = (system) => {
+  const f = fixtures.get(`${system}-plain-${S.huge}`);
+  return f && existsSync(f) ? statSync(f).size / 2 ** 20 : undefined;
+};
+/** The cold-process phases of a system, medians of the repetitions' medians. */
+const coldSplit = (system) => {
+  const [boot, reqMs, open, get, close, wall] = ['boot', 'require', 'open', 'get', 'close', 'value'].map((f) => med(cold, system, f));
+  const rest = wall - (boot + reqMs + open + get + close);
+  return `node start-up to first line ${num(boot)}, require ${num(reqMs)}, open ${num(open)}, first get ${num(get)}, close ${num(close)}; spawn + exit ${num(rest)} (wall ${num(wall)})`;
+};
 const pkg = (dir) => {
   try {
     return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
@@ -180,12 +210,21 @@ const notes = [
   `Each cell is the median of ${S.reps} repetition${S.reps > 1 ? 's' : ''}, each in a fresh process. ratio = drizzle-kv / raw (below 1: drizzle-kv is faster).`,
   `N = ${k(S.n)} operations for the µs/op rows (keys \`user:<i>\`, value \`{"name":"Alice","age":30,"tags":["a","b"]}\`); gets read keys in a fixed scattered order.` +
     ` Keyv+sqlite: N = ${k(S.keyvN)} only (it is slow), its default setup (rollback journal, a sync per write), every call awaited.`,
-  'Raw better-sqlite3: the same table and partial expiry index, WAL + synchronous=NORMAL (drizzle-kv also sets a 128 MiB cache and 512 MiB mmap),' +
-    ' the same upsert, expiry checked in JS, JSON values. Its purge is one `DELETE ... WHERE expires_at <= ?` (drizzle-kv deletes in batches of 1000);' +
+  'Raw better-sqlite3: the same table as drizzle-kv\'s store format 2 (`key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, expires_at INTEGER,' +
+    ' updated_at INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL DEFAULT 0`) and partial expiry index, WAL + synchronous=NORMAL' +
+    ' (drizzle-kv also sets a 128 MiB cache and 512 MiB mmap), the same upsert `INSERT … ON CONFLICT(key) DO UPDATE` writing value, expires_at,' +
+    ' updated_at = now (ms) and size = UTF-8 bytes of key + JSON, expiry checked in JS, JSON values. Its purge is one `DELETE ... WHERE expires_at <= ?` (drizzle-kv deletes in batches of 1000);' +
     ' its iteration steps one statement (`stmt.iterate()`; drizzle-kv runs one query per 256 rows).',
   `purgeExpired with nothing expired: mean of 100 calls per process; the first call alone: drizzle-kv ${num(med(purgeNone, 'drizzle-kv', 'first'))} ms, raw ${num(med(purgeNone, 'raw', 'first'))} ms. Expiry is simulated with a fake clock, no sleeping.`,
-  `RSS growth, anonymous / file-backed (mmap'd pages): drizzle-kv ${num(med(rss, 'drizzle-kv', 'anon'))} / ${num(med(rss, 'drizzle-kv', 'file'))} MB, raw ${num(med(rss, 'raw', 'anon'))} / ${num(med(rss, 'raw', 'file'))} MB.`,
-  `Cold process: median of ${S.coldRuns} \`node -e\` runs per repetition, spawn to exit; \`node -e 0\` alone takes ${num(med(cold, 'node'))} ms.`,
+  `Durability: ${k(S.n)} autocommit sets on a fresh file, drizzle-kv \`{ durability: 'full' }\` vs the default 'normal', raw \`synchronous=FULL\` vs NORMAL (WAL both):` +
+    ` 'full' costs drizzle-kv ${num(med(durable, 'drizzle-kv') - med(setNormal, 'drizzle-kv'))} µs more per set, raw ${num(med(durable, 'raw') - med(setNormal, 'raw'))} µs (an fsync of the WAL per commit).`,
+  'scache hit: drizzle-kv `scache({ store })(function add(a, b) { return { sum: a + b, c: \'x\' }; })`, one call to fill, then N calls `add(1, 2)` timed.' +
+    ' Raw: the floor of a persistent memoizer on the raw table: `JSON.stringify(args)`, `createHash(\'sha256\')` hex, one prepared' +
+    ' `SELECT value, expires_at FROM t WHERE key = ?`, the expiry check, `JSON.parse` (drizzle-kv adds typed canonical argument encoding, key validation and the `{ value }` entry wrapper).',
+  `RSS growth: peak over the iteration minus the start, from /proc/self/status; VmRSS counts file-backed pages of the memory-mapped database (drizzle-kv sets PRAGMA mmap_size = 512 MiB, kv-cache's setting; raw has no mmap, except on the \`… raw with drizzle-kv's mmap_size\` line),` +
+    ` so reading a file of ${num(fileMB('drizzle-kv'))} MB (raw's: ${num(fileMB('raw'))} MB) through mmap maps it into RSS. Those pages are the OS page cache, shared and reclaimable, not heap.`,
+  `Cold process: median of ${S.coldRuns} \`node -e\` runs per repetition, spawn to exit; \`node -e 0\` alone takes ${num(med(cold, 'node'))} ms.` +
+    ` Inside the child (performance.now(), ms, medians): drizzle-kv ${coldSplit('drizzle-kv')}; raw ${coldSplit('raw')}.`,
 ];
 const facts = [
   `node ${process.version}; ${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length} cores; ${os.platform()} ${os.release()}`,

@@ -10,18 +10,19 @@ import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import {
-  DEPS, DIST, PURGE_T0, PURGE_T1, RAW_SCHEMA, TTL_SECONDS, VALUE,
+  DEPS, DIST, PURGE_T0, PURGE_T1, RAW_SCHEMA, RAW_UPSERT, TTL_SECONDS, VALUE,
   assertBuilt, expiresInPurgeFixture, key, median, missKey, readKey,
 } from './dataset.mjs';
 
 const require = createRequire(import.meta.url);
 const RAW_DRIVER = require.resolve('better-sqlite3');
 
+// Every adapter: (file, clock = Date, { durability: 'normal' | 'full', mmap: boolean } = {}).
 const systems = {
-  'drizzle-kv'(file, clock = Date) {
+  'drizzle-kv'(file, clock = Date, { durability } = {}) {
     assertBuilt();
-    const { KVStore } = require(DIST);
-    const s = new KVStore(file, { clock });
+    const { KVStore, scache } = require(DIST);
+    const s = new KVStore(file, durability === undefined ? { clock } : { clock, durability });
     return {
       set: (k, v, ttl) => s.set(k, v, ttl),
       get: (k) => s.get(k),
@@ -29,46 +30,75 @@ const systems = {
       keys: () => s.keys(),
       entries: () => s.entries(),
       purge: () => s.purgeExpired(),
+      memoize: (fn) => scache({ store: s })(fn),
       close: () => s.close(),
     };
   },
 
   // What a careful hand-written store on better-sqlite3 does: same table, same
-  // upsert, statements prepared once, JSON values, expiry checked in JS.
-  raw(file, clock = Date) {
+  // upsert (updated_at and size included), statements prepared once, JSON
+  // values, expiry checked in JS.
+  // `mmap`: also drizzle-kv's memory settings (128 MiB page cache, 512 MiB mmap), for the RSS comparison.
+  raw(file, clock = Date, { durability = 'normal', mmap = false } = {}) {
     const Database = require(RAW_DRIVER);
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(durability === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
+    if (mmap) {
+      db.pragma('cache_size = -131072');
+      db.pragma('mmap_size = 536870912');
+    }
     db.exec(RAW_SCHEMA);
     const live = '(expires_at IS NULL OR expires_at > ?)';
-    const upsert = db.prepare(
-      'INSERT INTO t (key, value, expires_at) VALUES (?, ?, ?) ' +
-        'ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
-    );
+    const upsert = db.prepare(RAW_UPSERT);
+    /** One row, written at `now`: updated_at = now, size = UTF-8 bytes of key and JSON. */
+    const write = (k, v, exp, now) => {
+      const json = JSON.stringify(v);
+      upsert.run(k, json, exp, now, Buffer.byteLength(k) + Buffer.byteLength(json));
+    };
     const read = db.prepare('SELECT value, expires_at FROM t WHERE key = ?');
     const keys = db.prepare(`SELECT key FROM t WHERE ${live} ORDER BY key`).pluck();
     const rows = db.prepare(`SELECT key, value FROM t WHERE ${live} ORDER BY key`).raw();
     // One statement: the plain way to purge (drizzle-kv deletes in batches of 1000 to keep the lock short).
     const purge = db.prepare('DELETE FROM t WHERE expires_at <= ?');
-    const expiry = (ttl) => (ttl === undefined ? null : clock.now() + Math.ceil(ttl * 1000));
-    const many = db.transaction((entries, exp) => {
-      for (const [k, v] of entries) upsert.run(k, JSON.stringify(v), exp);
+    const expiry = (ttl, now) => (ttl === undefined ? null : now + Math.ceil(ttl * 1000));
+    const set = (k, v, ttl) => {
+      const now = clock.now();
+      write(k, v, expiry(ttl, now), now);
+    };
+    const many = db.transaction((entries, ttl) => {
+      const now = clock.now();
+      const exp = expiry(ttl, now);
+      for (const [k, v] of entries) write(k, v, exp, now);
     });
     return {
-      set: (k, v, ttl) => void upsert.run(k, JSON.stringify(v), expiry(ttl)),
+      set,
       get(k) {
         const r = read.get(k);
         if (r === undefined || (r.expires_at !== null && r.expires_at <= clock.now())) return undefined;
         return JSON.parse(r.value);
       },
-      setMany: (entries, ttl) => many.immediate(entries, expiry(ttl)),
+      setMany: (entries, ttl) => many.immediate(entries, ttl),
       keys: () => keys.all(clock.now()),
       // One statement stepped lazily (drizzle-kv instead runs one query per 256 rows, holding nothing open).
       *entries() {
         for (const [k, v] of rows.iterate(clock.now())) yield [k, JSON.parse(v)];
       },
       purge: () => purge.run(clock.now()).changes,
+      // The floor of a persistent memoizer: JSON of the arguments, its SHA-256, one
+      // prepared read, the expiry check, JSON.parse. No type tags, no entry wrapper.
+      memoize(fn) {
+        const { createHash } = require('node:crypto');
+        const prefix = `scache:${fn.name}:`;
+        return (...args) => {
+          const k = prefix + createHash('sha256').update(JSON.stringify(args)).digest('hex');
+          const r = read.get(k);
+          if (r !== undefined && (r.expires_at === null || r.expires_at > clock.now())) return JSON.parse(r.value);
+          const result = fn(...args);
+          set(k, result);
+          return result;
+        };
+      },
       close: () => db.close(),
     };
   },
@@ -89,25 +119,45 @@ const systems = {
   },
 };
 
-/** What a cold CLI process runs for each system (node -e), timed from spawn to exit. */
+/**
+ * What a cold CLI process runs for each system (node -e), timed from spawn to
+ * exit. Inside, performance.now() (ms since the process started) splits it:
+ * boot = node's own start-up until the script's first line, then require,
+ * open, the first get (preparing its statement included) and close; printed
+ * as one JSON line.
+ */
 const coldScripts = {
   'drizzle-kv': (file) =>
-    `const { KVStore } = require(${JSON.stringify(DIST)});
+    `const t0 = performance.now();
+     const { KVStore } = require(${JSON.stringify(DIST)});
+     const t1 = performance.now();
      const s = new KVStore(${JSON.stringify(file)});
+     const t2 = performance.now();
      if (s.get('user:1') === undefined) process.exit(3);
-     s.close();`,
+     const t3 = performance.now();
+     s.close();
+     const t4 = performance.now();
+     console.log(JSON.stringify({ boot: t0, require: t1 - t0, open: t2 - t1, get: t3 - t2, close: t4 - t3 }));`,
   raw: (file) =>
-    `const Database = require(${JSON.stringify(RAW_DRIVER)});
+    `const t0 = performance.now();
+     const Database = require(${JSON.stringify(RAW_DRIVER)});
+     const t1 = performance.now();
      const db = new Database(${JSON.stringify(file)});
      db.pragma('journal_mode = WAL');
      db.pragma('synchronous = NORMAL');
+     const t2 = performance.now();
      const r = db.prepare('SELECT value, expires_at FROM t WHERE key = ?').get('user:1');
-     if (r === undefined) process.exit(3);
+     if (r === undefined || (r.expires_at !== null && r.expires_at <= Date.now())) process.exit(3);
      JSON.parse(r.value);
-     db.close();`,
+     const t3 = performance.now();
+     db.close();
+     const t4 = performance.now();
+     console.log(JSON.stringify({ boot: t0, require: t1 - t0, open: t2 - t1, get: t3 - t2, close: t4 - t3 }));`,
   // The floor: starting node itself.
   node: () => '0',
 };
+/** The phases the cold scripts report (ms). */
+const COLD_PHASES = ['boot', 'require', 'open', 'get', 'close'];
 
 const elapsedMs = (t0) => performance.now() - t0;
 const fixedClock = (t) => ({ now: () => t });
@@ -150,8 +200,9 @@ const workloads = {
     return { value: ms, unit: 'ms' };
   },
 
+  /** `p.durability`: 'full' opens drizzle-kv with { durability: 'full' } and raw with synchronous=FULL. */
   async set(open, p) {
-    const s = await open(p.file);
+    const s = await open(p.file, undefined, p.durability === undefined ? {} : { durability: p.durability });
     const ttl = p.ttl ?? undefined;
     const t0 = performance.now();
     if (s.async) for (let i = 0; i < p.n; i++) await s.set(key(i), VALUE, ttl);
@@ -186,9 +237,34 @@ const workloads = {
     return { value: (ms * 1000) / p.n, unit: 'µs/op' };
   },
 
+  /**
+   * A memoized `add(1, 2)`: one call fills the cache, then N calls with the same
+   * arguments are timed. The function must run exactly once.
+   */
+  'scache-hit'(open, p) {
+    const s = open(p.file);
+    let calls = 0;
+    const f = s.memoize(function add(a, b) {
+      calls++;
+      return { sum: a + b, c: 'x' };
+    });
+    f(1, 2);
+    let sum = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < p.n; i++) sum += f(1, 2).sum;
+    const ms = elapsedMs(t0);
+    s.close();
+    removeDb(p.file);
+    if (calls !== 1 || sum !== 3 * p.n) throw new Error(`expected 1 call and ${p.n} hits, got ${calls} calls, sum ${sum}`);
+    return { value: (ms * 1000) / p.n, unit: 'µs/call' };
+  },
+
   'set-many'(open, p) {
     const s = open(p.file);
     const entries = Array.from({ length: p.n }, (_, i) => [key(i), VALUE]);
+    // One small batch first, on both systems: raw prepares its statements before timing, and
+    // drizzle-kv prepares each on first use; this way neither pays preparation in the timed call.
+    s.setMany([['warm-up', VALUE]]);
     const t0 = performance.now();
     s.setMany(entries);
     const ms = elapsedMs(t0);
@@ -244,22 +320,28 @@ const workloads = {
     return { value: ms / calls, unit: p.expired ? 'ms' : 'ms/call', first };
   },
 
-  /** Wall-clock of whole `node -e` processes: spawn, require, open, one get, close, exit. */
+  /**
+   * Wall-clock of whole `node -e` processes: spawn, require, open, one get, close, exit.
+   * Also the median of each phase the script reports (see coldScripts).
+   */
   cold(_open, p, system) {
     const code = coldScripts[system](p.file);
     const times = [];
+    const phases = [];
     for (let i = 0; i < p.runs; i++) {
       const t0 = performance.now();
-      const r = spawnSync(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const r = spawnSync(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
       times.push(elapsedMs(t0));
       if (r.status !== 0) throw new Error(`cold ${system} exited ${r.status}: ${r.stderr}`);
+      if (system !== 'node') phases.push(JSON.parse(r.stdout.trim()));
     }
-    return { value: median(times), unit: 'ms' };
+    const split = phases.length === 0 ? {} : Object.fromEntries(COLD_PHASES.map((f) => [f, median(phases.map((x) => x[f]))]));
+    return { value: median(times), unit: 'ms', ...split };
   },
 
   /** Peak resident-memory growth over a full entries() iteration, sampled every 4096 entries. */
   rss(open, p) {
-    const s = open(p.file);
+    const s = open(p.file, undefined, p.mmap ? { mmap: true } : {});
     globalThis.gc?.();
     const base = memory();
     let peak = { rss: 0, anon: 0, file: 0 };

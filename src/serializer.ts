@@ -34,62 +34,66 @@ function asText(data: EncodedValue): string {
  * as what was written. Objects with a `toJSON` method are stored as what it
  * returns (so a `Date` comes back as its ISO string), as JSON defines.
  * `undefined` object properties are dropped, as JSON does.
+ *
+ * `ancestors` holds the objects above `value` (to find cycles) and `trail`
+ * the keys leading to it; the path is only spelled out for a refusal, so a
+ * value that passes costs no string building.
  */
-function assertJsonFaithful(value: unknown, parent: string, ancestors: object[], key?: string | number): void {
-  // The path is only spelled out when a refusal needs it: building it for every value would double the cost.
-  const path = () => (key === undefined ? parent : typeof key === 'number' ? `${parent}[${key}]` : `${parent}.${key}`);
+function assertJsonFaithful(value: unknown, ancestors: object[], trail: (string | number)[]): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return;
     case 'number':
-      if (!Number.isFinite(value)) {
-        throw refuse(path(), `${value}`, 'JSON has no NaN or Infinity');
-      }
+      if (!Number.isFinite(value)) throw refuse(trail, `${value}`, 'JSON has no NaN or Infinity');
       return;
     case 'undefined':
-      throw refuse(path(), 'undefined', 'JSON would turn it into null');
+      throw refuse(trail, 'undefined', 'JSON would turn it into null');
     case 'object':
       break;
     default:
-      throw refuse(path(), describe(value), 'JSON cannot represent it');
+      throw refuse(trail, describe(value), 'JSON cannot represent it');
   }
   if (value === null) return;
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === 'function') {
-    assertJsonFaithful((toJSON as (key: string) => unknown).call(value, String(key ?? '')), parent, ancestors, key);
+    const key = trail.length === 0 ? '' : String(trail[trail.length - 1]);
+    assertJsonFaithful((toJSON as (key: string) => unknown).call(value, key), ancestors, trail);
     return;
   }
-  if (ancestors.includes(value)) {
-    throw refuse(path(), 'a circular reference', 'JSON cannot represent cycles');
-  }
-  const here = path();
+  if (ancestors.includes(value)) throw refuse(trail, 'a circular reference', 'JSON cannot represent cycles');
   ancestors.push(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) throw refuse(`${here}[${i}]`, 'an array hole', 'JSON would turn it into null');
-      assertJsonFaithful(value[i], here, ancestors, i);
+      trail.push(i);
+      if (!(i in value)) throw refuse(trail, 'an array hole', 'JSON would turn it into null');
+      assertJsonFaithful(value[i], ancestors, trail);
+      trail.pop();
     }
   } else {
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
-      throw refuse(here, describe(value), 'JSON would not read it back as the same kind of object');
+      throw refuse(trail, describe(value), 'JSON would not read it back as the same kind of object');
     }
     const record = value as Record<string, unknown>;
     const keys = Object.keys(record);
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i] as string;
       const v = record[k];
-      if (v !== undefined) assertJsonFaithful(v, here, ancestors, k);
+      if (v === undefined) continue;
+      trail.push(k);
+      assertJsonFaithful(v, ancestors, trail);
+      trail.pop();
     }
   }
   ancestors.pop();
 }
 
-function refuse(path: string, what: string, why: string): KVTypeError {
+function refuse(trail: readonly (string | number)[], what: string, why: string): KVTypeError {
+  const path = trail.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('');
   return new KVTypeError(
     'ERR_KV_INVALID_VALUE',
-    `cannot store ${what} at ${path}: ${why} (the 'v8' serializer keeps Dates, Maps, Sets, BigInts and more)`,
+    `cannot store ${what} at value${path}: ${why} (the 'v8' serializer keeps Dates, Maps, Sets, BigInts and more)`,
   );
 }
 
@@ -106,7 +110,7 @@ export const jsonSerializer: Serializer = {
   name: 'json',
   serialize(value) {
     if (value === undefined) return '';
-    assertJsonFaithful(value, 'value', []);
+    assertJsonFaithful(value, [], []);
     return JSON.stringify(value);
   },
   deserialize(data) {
