@@ -1,34 +1,13 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { KVDatabase, KVStore } from '../src';
 import { builtEntry } from './built';
+import { nextLine } from './child-lines';
 import { integrity, tempDb } from './helpers';
 
 const PROCESSES = 8;
 const ROUNDS = 10;
-
-/** The next line the child prints; if it ends first, what it printed to stderr, as a failure line. */
-function nextLine(child: ChildProcessWithoutNullStreams): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    let errors = '';
-    const onData = (chunk: string) => {
-      buffered += chunk;
-      const end = buffered.indexOf('\n');
-      if (end >= 0) {
-        child.stdout.off('data', onData);
-        resolve(buffered.slice(0, end));
-      }
-    };
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-    child.on('error', reject);
-    // 'close' comes after the child's output has been read, unlike 'exit'.
-    child.on('close', (code) => resolve(`ERR child ended (code ${code}) before answering: ${buffered}${errors}`));
-  });
-}
 
 /** Starts `PROCESSES` children, waits until all are loaded, then releases them at the same moment. */
 async function race(path: string, table: string): Promise<string[]> {

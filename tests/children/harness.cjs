@@ -65,7 +65,8 @@ function lineFrom(child, expected) {
     };
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`child exited with ${code} before printing "${expected}"`)));
+    // 'close', not 'exit': 'exit' can come before the last output has been read.
+    child.on('close', (code) => reject(new Error(`child exited with ${code} before printing "${expected}"`)));
   });
 }
 

@@ -34,7 +34,8 @@ async function holdLock(path: string, table: string, holdMs: number, mode: 'comm
         out += chunk.toString();
         check();
       });
-      child.on('exit', (code) => {
+      // 'close', not 'exit': 'exit' can come before the last output has been read.
+      child.on('close', (code) => {
         check();
         reject(new Error(`lock holder exited (${code}) before "${line}": ${stderr}`));
       });

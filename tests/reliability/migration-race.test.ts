@@ -4,12 +4,13 @@
 // is "duplicate column name"; CREATE TABLE of an existing one "already
 // exists"), so a missing lock or a missing re-check under the lock shows up
 // as an error line from a child.
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { KVStore, STORE_FORMAT_VERSION, DATABASE_FORMAT_VERSION } from '../../src';
 import { openConnection } from '../../src/connection';
 import { CURRENT_FORMAT, type Format, ensureStore } from '../../src/migrator';
 import { builtEntry, root } from '../built';
+import { nextLine } from '../child-lines';
 import { integrity, tempDb, withRaw } from '../helpers';
 
 const PROCESSES = 8;
@@ -20,30 +21,13 @@ function distSrc(): string {
   return join(root, 'dist/src');
 }
 
-function firstLine(child: ChildProcessWithoutNullStreams): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buffered += chunk;
-      const end = buffered.indexOf('\n');
-      if (end >= 0) {
-        child.stdout.removeAllListeners('data');
-        resolve(buffered.slice(0, end));
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`child exited with ${code} before answering`)));
-  });
-}
-
 /** Starts PROCESSES migrate-next.cjs children, waits until all are loaded, releases them together. */
 async function race(path: string, store: string, step: 'hits' | 'hits+db' | 'open'): Promise<string[]> {
   const children = Array.from({ length: PROCESSES }, () =>
     spawn(process.execPath, [join(__dirname, '../children/migrate-next.cjs'), builtEntry(), distSrc(), path, store, step, 'go']),
   );
-  expect(await Promise.all(children.map(firstLine))).toEqual(Array(PROCESSES).fill('ready'));
-  const answers = children.map(firstLine);
+  expect(await Promise.all(children.map(nextLine))).toEqual(Array(PROCESSES).fill('ready'));
+  const answers = children.map(nextLine);
   for (const child of children) child.stdin.end('go\n');
   return Promise.all(answers);
 }
