@@ -31,6 +31,9 @@ buildSync({
   target: 'node20',
   format: 'cjs',
   external: ['better-sqlite3'],
+  // Less to parse at every process start (about 1 ms); names are kept, so stack traces stay readable.
+  minifyWhitespace: true,
+  minifySyntax: true,
   sourcemap: true,
   legalComments: 'linked',
   logLevel: 'warning',

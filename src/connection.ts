@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
@@ -54,8 +53,9 @@ export function resolveDatabasePath(path: unknown): string {
     throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `database path must be a non-empty string, got ${describe(path)}`);
   }
   if (path === ':memory:') return path;
-  if (path === '~') return homedir();
-  if (path.startsWith('~/')) return join(homedir(), path.slice(2));
+  // node:os is loaded only when needed: most paths have no ~, and every module costs a CLI process at start.
+  if (path === '~') return process.getBuiltinModule('node:os').homedir();
+  if (path.startsWith('~/')) return join(process.getBuiltinModule('node:os').homedir(), path.slice(2));
   return resolve(path);
 }
 

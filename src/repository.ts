@@ -3,7 +3,7 @@ import { Param, Placeholder, and, asc, count, eq, gt, gte, inArray, is, isNotNul
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type { Connection } from './connection';
 import type { KeyRange } from './key-range';
-import type { EncodedValue, KVTable } from './schema/store';
+import { type EncodedValue, type KVTable, kvTable } from './schema/store';
 
 const key = sql.placeholder('key');
 const value = sql.placeholder('value');
@@ -118,13 +118,15 @@ function compile(conn: Connection, name: QueryName, query: { toSQL(): { sql: str
  * serialization, TTL arithmetic and validation live in the store.
  */
 export class KVRepository {
-  readonly #build: Builders;
   readonly #conn: Connection;
+  readonly #table: string;
+  #build: Builders | undefined;
   readonly #statements = new Map<QueryName, Statement>();
 
-  constructor(conn: Connection, table: KVTable) {
+  /** Nothing is built here: opening a store for one `get` should pay for that one query only. */
+  constructor(conn: Connection, table: string) {
     this.#conn = conn;
-    this.#build = queryBuilders(conn.db, table);
+    this.#table = table;
   }
 
   /**
@@ -134,6 +136,7 @@ export class KVRepository {
   #q(name: QueryName): Statement {
     let statement = this.#statements.get(name);
     if (statement === undefined) {
+      this.#build ??= queryBuilders(this.#conn.db, kvTable(this.#table));
       statement = compile(this.#conn, name, this.#build[name]());
       this.#statements.set(name, statement);
     }

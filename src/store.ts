@@ -5,7 +5,7 @@ import { ensureStore } from './migrator';
 import { type KVStoreFileOptions, type KVStoreOptions, type ResolvedStoreOptions, resolveFileOptions } from './options';
 import { schemaProblems } from './schema-check';
 import { KVRepository } from './repository';
-import { type EncodedValue, kvTable } from './schema/store';
+import type { EncodedValue } from './schema/store';
 import { type Ttl, assertKey, describe, expiryFromTtl, isLive } from './validate';
 
 /** Options of {@link KVStore.keys}, {@link KVStore.values} and {@link KVStore.items}. */
@@ -142,7 +142,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     try {
       if (options.schema === 'external') assertExternalSchema(connection, table);
       else ensureStore(connection, table, options.serializer.name);
-      this.#repo = new KVRepository(connection, kvTable(table));
+      this.#repo = new KVRepository(connection, table);
     } catch (err) {
       if (binding.ownsConnection) connection.close();
       throw toKVError(err, `open store "${table}"`);
