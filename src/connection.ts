@@ -12,11 +12,20 @@ import { describe } from './validate';
  */
 export type ConnectionSource = Database.Database | { readonly $client: Database.Database };
 
-/** Whether `value` is an app's connection rather than a path. */
+/**
+ * Whether `value` is an app's connection rather than a path. Judged by its
+ * shape, not `instanceof`: the app's better-sqlite3 may be another copy (or
+ * another major version) than this library's.
+ */
 export function isConnectionSource(value: unknown): value is ConnectionSource {
   if (typeof value !== 'object' || value === null) return false;
-  const client = '$client' in value ? (value as { $client: unknown }).$client : value;
-  return client instanceof Database;
+  const client = ('$client' in value ? (value as { $client: unknown }).$client : value) as Record<string, unknown> | null;
+  return (
+    typeof client === 'object' &&
+    client !== null &&
+    typeof client['open'] === 'boolean' &&
+    ['prepare', 'pragma', 'transaction', 'exec'].every((m) => typeof client[m] === 'function')
+  );
 }
 
 const checkedClients = new WeakSet<Database.Database>();
@@ -32,11 +41,19 @@ export function borrowConnection(source: ConnectionSource): Connection {
   const client = '$client' in source ? source.$client : source;
   if (!client.open) throw new KVError('ERR_KV_CLOSED', 'the connection given to drizzle-kv is closed');
   if (!checkedClients.has(client)) {
+    let mode: unknown;
+    let timeout: unknown;
+    try {
+      mode = client.pragma('journal_mode', { simple: true });
+      timeout = client.pragma('busy_timeout', { simple: true });
+    } catch (err) {
+      // The app's file is not a database, or is damaged: the same errors as a file drizzle-kv opens itself.
+      throw toKVError(err, `open ${client.name}`);
+    }
     checkedClients.add(client);
     const advice: string[] = [];
-    const mode = client.pragma('journal_mode', { simple: true });
     if (!client.memory && mode !== 'wal') advice.push(`journal_mode is ${String(mode)}, not wal (readers and writers will wait for each other)`);
-    if (client.pragma('busy_timeout', { simple: true }) === 0) advice.push('busy_timeout is 0 (a write fails at once with ERR_KV_BUSY when another connection holds the lock)');
+    if (timeout === 0) advice.push('busy_timeout is 0 (a write fails at once with ERR_KV_BUSY when another connection holds the lock)');
     if (advice.length > 0) {
       process.emitWarning(`drizzle-kv shares a connection whose settings it leaves alone: ${advice.join('; ')}`, {
         code: 'DRIZZLE_KV_CONNECTION_SETTINGS',
@@ -106,13 +123,32 @@ export class Connection {
       .immediate();
   }
 
+  /**
+   * Runs a caller's callback in an IMMEDIATE transaction (the public
+   * `transaction()` methods). What the callback throws is the caller's and
+   * passes unchanged, even a driver error from the app's own query; only
+   * failures of BEGIN/COMMIT themselves become errors of this library.
+   */
+  callerTransaction<T>(fn: () => T, operation: string): T {
+    let thrown: { error: unknown } | undefined;
+    try {
+      return this.immediate(() => {
+        try {
+          return fn();
+        } catch (error) {
+          thrown = { error };
+          throw error;
+        }
+      });
+    } catch (err) {
+      if (thrown !== undefined && thrown.error === err) throw err;
+      throw toKVError(err, operation);
+    }
+  }
+
   /** Runs reads in one DEFERRED transaction: one consistent snapshot, no write lock. */
   snapshot<T>(fn: () => T): T {
     return this.client.transaction(fn).deferred();
-  }
-
-  get open(): boolean {
-    return this.client.open;
   }
 
   /** Closes the driver's handle, unless it belongs to the app. */

@@ -3,10 +3,15 @@ import { KVError, KVTypeError, toKVError } from './errors';
 import { type FormatReport, assertDatabaseSupported, dropStore, inspectFormat, migrateAll } from './migrator';
 import { type AdoptKvCacheOptions, type AdoptedTable, adoptKvCacheTables } from './kv-cache-adoption';
 import { assertStoreName } from './names';
-import { type KVDatabaseOptions, type KVStoreOptions, resolveDatabaseOptions, resolveStoreOptions } from './options';
+import { type KVDatabaseOptions, type KVStoreOptions, type ResolvedStoreOptions, resolveDatabaseOptions, resolveStoreOptions } from './options';
 import { Registry, type StoreRecord } from './registry';
 import { BINDING, KVStore } from './store';
 import { describe } from './validate';
+
+/** Whether two resolved store options would make the same store. */
+function sameOptions(a: ResolvedStoreOptions, b: ResolvedStoreOptions): boolean {
+  return a.serializer === b.serializer && a.defaultTtl === b.defaultTtl && a.clock === b.clock && a.schema === b.schema;
+}
 
 /** A store as listed by {@link KVDatabase.stores}. */
 export type StoreInfo = StoreRecord;
@@ -30,7 +35,8 @@ export class KVDatabase implements Disposable {
   /** The file's resolved path (or `':memory:'`; for an app's connection, its file name). */
   readonly path: string;
   #connection: Connection | undefined;
-  readonly #open = new Set<KVStore<unknown>>();
+  /** The stores opened from this database and not closed yet, with what they were opened with. */
+  readonly #open = new Map<KVStore<unknown>, { name: string; options: ResolvedStoreOptions }>();
 
   /**
    * Opens (creating if needed) the SQLite file at `path`. Parent folders are
@@ -72,15 +78,20 @@ export class KVDatabase implements Disposable {
   store<V = unknown>(name: string, options?: KVStoreOptions): KVStore<V> {
     const connection = this.#use('store');
     assertStoreName(name);
+    const resolved = resolveStoreOptions(options);
+    // The same name with the same options is the same open store: calling store() per request costs nothing.
+    for (const [open, opened] of this.#open) {
+      if (opened.name === name && sameOptions(opened.options, resolved)) return open as KVStore<V>;
+    }
     const store = new KVStore<V>({
       [BINDING]: true,
       connection,
       table: name,
-      options: resolveStoreOptions(options),
-      ownsConnection: false,
+      options: resolved,
+      closesConnection: false,
       onClose: (closed) => this.#open.delete(closed as KVStore<unknown>),
     });
-    this.#open.add(store as KVStore<unknown>);
+    this.#open.set(store as KVStore<unknown>, { name, options: resolved });
     return store;
   }
 
@@ -149,12 +160,15 @@ export class KVDatabase implements Disposable {
   drop(name: string): boolean {
     const connection = this.#use('drop');
     assertStoreName(name);
-    for (const store of this.#open) if (store.name === name) store.close();
+    let dropped: boolean;
     try {
-      return dropStore(connection, name);
+      dropped = dropStore(connection, name);
     } catch (err) {
       throw toKVError(err, 'drop');
     }
+    // Only now that the table is gone: a drop that failed (busy, read-only) leaves open handles working.
+    if (dropped) for (const [store, opened] of [...this.#open]) if (opened.name === name) store.close();
+    return dropped;
   }
 
   /**
@@ -166,11 +180,7 @@ export class KVDatabase implements Disposable {
     if (typeof fn !== 'function') {
       throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `transaction: expected a function, got ${describe(fn)}`);
     }
-    try {
-      return connection.immediate(fn);
-    } catch (err) {
-      throw toKVError(err, 'transaction');
-    }
+    return connection.callerTransaction(fn, 'transaction');
   }
 
   /** Whether {@link KVDatabase.close} has been called. */
@@ -182,7 +192,7 @@ export class KVDatabase implements Disposable {
   close(): void {
     const connection = this.#connection;
     if (connection === undefined) return;
-    for (const store of [...this.#open]) store.close();
+    for (const store of [...this.#open.keys()]) store.close();
     this.#connection = undefined;
     connection.close();
   }

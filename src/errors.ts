@@ -134,6 +134,11 @@ const DRIVER_CODES: Readonly<Record<string, KVErrorCode>> = {
  * @internal
  */
 export function toKVError(err: unknown, operation: string): unknown {
+  // better-sqlite3's word for a connection closed under the store (an app closing its own connection).
+  // (Matched by message, not instanceof: the driver's TypeError may come from another realm.)
+  if ((err as Error | null)?.message === 'The database connection is not open') {
+    return new KVError('ERR_KV_CLOSED', `${operation}: the database connection is closed`, { cause: err });
+  }
   const driverCode = (err as { code?: unknown } | null)?.code;
   if (isKVError(err) || typeof driverCode !== 'string' || !driverCode.startsWith('SQLITE_')) return err;
   const primary = /^SQLITE_[A-Z]+/.exec(driverCode)?.[0] ?? driverCode;

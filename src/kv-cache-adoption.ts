@@ -1,5 +1,6 @@
 import type { Connection } from './connection';
 import { KVError, KVRangeError, KVTypeError } from './errors';
+import { assertOptionsObject } from './options';
 import { parseJsonDialect } from './json-dialect';
 import { createStore, migrateDatabase } from './migrator';
 import { assertStoreName } from './names';
@@ -7,7 +8,7 @@ import { Registry } from './registry';
 import { kvTable } from './schema/store';
 import { describe } from './validate';
 
-/** Options of {@link adoptKvCacheTables}. */
+/** Options of `KVDatabase#adoptKvCache`. */
 export interface AdoptKvCacheOptions {
   /**
    * The kv-cache tables to adopt.
@@ -85,14 +86,18 @@ export function kvCacheExpiry(text: string, format: Intl.DateTimeFormat): number
  * become epoch milliseconds.
  */
 export function adoptKvCacheTables(conn: Connection, options: AdoptKvCacheOptions = {}): AdoptedTable[] {
-  if (typeof options !== 'object' || options === null) {
-    throw new KVTypeError('ERR_KV_INVALID_OPTION', `adoptKvCache: options must be an object, got ${describe(options)}`);
-  }
+  // A misspelled "tables" would otherwise mean "every table": a conversion that cannot be undone.
+  const given: unknown = options;
+  assertOptionsObject(given, ['tables', 'timeZone'], 'adoptKvCache: ');
   const { tables, timeZone = new Intl.DateTimeFormat().resolvedOptions().timeZone } = options;
   if (tables !== undefined && !Array.isArray(tables)) {
     throw new KVTypeError('ERR_KV_INVALID_OPTION', `adoptKvCache: option "tables" must be an array of names, got ${describe(tables)}`);
   }
   for (const table of tables ?? []) assertStoreName(table);
+  // SQLite table names ignore case: "t" and "T" are one table, adopted once.
+  if (new Set(tables?.map((t) => t.toLowerCase())).size !== (tables?.length ?? 0)) {
+    throw new KVRangeError('ERR_KV_INVALID_OPTION', `adoptKvCache: option "tables" names a table twice: ${tables?.join(', ')}`);
+  }
   const format = zoneFormatter(timeZone);
   const registry = new Registry(conn);
   const now = Date.now();

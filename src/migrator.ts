@@ -20,11 +20,14 @@ export const DATABASE_FORMAT_VERSION = databaseSteps.length;
 /** The per-store format version this library writes. */
 export const STORE_FORMAT_VERSION = storeSteps.length;
 
-function tooNew(what: string, found: number, supported: number): KVError {
-  return new KVError(
-    'ERR_KV_FORMAT_TOO_NEW',
-    `${what} is in format version ${found}, newer than the version ${supported} this drizzle-kv supports; upgrade drizzle-kv to open it`,
-  );
+/** Refuses a format version newer than this library writes, naming both versions. */
+function assertNotNewer(what: string, found: number | null, supported: number): void {
+  if (found !== null && found > supported) {
+    throw new KVError(
+      'ERR_KV_FORMAT_TOO_NEW',
+      `${what} is in format version ${found}, newer than the version ${supported} this drizzle-kv supports; upgrade drizzle-kv to open it`,
+    );
+  }
 }
 
 function apply(conn: Connection, steps: readonly MigrationStep[], from: number, table?: string): void {
@@ -35,14 +38,9 @@ function apply(conn: Connection, steps: readonly MigrationStep[], from: number, 
   }
 }
 
-/** Whether a probed store is ready to use as is: nothing to migrate, nothing to refuse. */
-function isCurrent(probe: StoreProbe, name: string, serializer: string, format: Format): boolean {
-  return (
-    probe.databaseVersion === format.database.length &&
-    probe.version === format.store.length &&
-    probe.name === name &&
-    probe.serializer === serializer
-  );
+/** Whether a probed store (already through {@link checkProbe}) has nothing to migrate. */
+function isCurrent(probe: StoreProbe, format: Format): boolean {
+  return probe.databaseVersion === format.database.length && probe.version === format.store.length;
 }
 
 /** The refusals that need no lock: a format too new, another serializer, a name in another case. */
@@ -52,10 +50,8 @@ function checkProbe(
   serializer: string,
   format: Format,
 ): void {
-  if ('databaseVersion' in probe && probe.databaseVersion !== null && probe.databaseVersion > format.database.length) {
-    throw tooNew('the database file', probe.databaseVersion, format.database.length);
-  }
-  if (probe.version > format.store.length) throw tooNew(`store "${probe.name}"`, probe.version, format.store.length);
+  if ('databaseVersion' in probe) assertNotNewer('the database file', probe.databaseVersion, format.database.length);
+  assertNotNewer(`store "${probe.name}"`, probe.version, format.store.length);
   if (probe.name !== name) {
     throw new KVError(
       'ERR_KV_INVALID_NAME',
@@ -85,7 +81,7 @@ export function ensureStore(conn: Connection, name: string, serializer: string, 
   const probe = registry.probe(name);
   if (probe) {
     checkProbe(probe, name, serializer, format);
-    if (isCurrent(probe, name, serializer, format)) return;
+    if (isCurrent(probe, format)) return;
   }
   if (conn.readonly) {
     if (!probe) assertCreatable(registry, name);
@@ -130,6 +126,10 @@ function assertCreatable(registry: Registry, name: string): void {
  * the caller's IMMEDIATE transaction, after {@link migrateDatabase}.
  */
 export function createStore(conn: Connection, registry: Registry, name: string, serializer: string, format = CURRENT_FORMAT): void {
+  const existing = registry.find(name);
+  if (existing !== undefined) {
+    throw new KVError('ERR_KV_INVALID_NAME', `a store named "${existing.name}" already exists; SQLite table names ignore case`);
+  }
   assertCreatable(registry, name);
   apply(conn, format.store, 0, name);
   registry.insert({ name, version: format.store.length, serializer, createdAt: Date.now() });
@@ -138,7 +138,7 @@ export function createStore(conn: Connection, registry: Registry, name: string, 
 /** Brings the file's bookkeeping tables to the current format. Runs inside the caller's IMMEDIATE transaction. */
 export function migrateDatabase(conn: Connection, registry: Registry, steps = CURRENT_FORMAT.database): void {
   const version = registry.databaseVersion();
-  if (version > steps.length) throw tooNew('the database file', version, steps.length);
+  assertNotNewer('the database file', version, steps.length);
   if (version === steps.length) return;
   apply(conn, steps, version);
   registry.setDatabaseVersion(steps.length);
@@ -165,7 +165,7 @@ export function inspectFormat(conn: Connection, format = CURRENT_FORMAT): Format
   const registry = new Registry(conn);
   return conn.snapshot(() => {
     const databaseVersion = registry.databaseVersion();
-    if (databaseVersion > format.database.length) throw tooNew('the database file', databaseVersion, format.database.length);
+    assertNotNewer('the database file', databaseVersion, format.database.length);
     const stores = (databaseVersion === 0 ? [] : registry.list()).map((record) => ({
       ...record,
       pending: record.version < format.store.length,
@@ -195,7 +195,7 @@ export function migrateAll(conn: Connection, format = CURRENT_FORMAT): string[] 
     migrateDatabase(conn, registry, format.database);
     const migrated: string[] = [];
     for (const record of registry.list()) {
-      if (record.version > format.store.length) throw tooNew(`store "${record.name}"`, record.version, format.store.length);
+      assertNotNewer(`store "${record.name}"`, record.version, format.store.length);
       if (record.version === format.store.length) continue;
       apply(conn, format.store, record.version, record.name);
       registry.setVersion(record.name, format.store.length);
@@ -208,7 +208,7 @@ export function migrateAll(conn: Connection, format = CURRENT_FORMAT): string[] 
 /** Refuses a file whose database-level format is newer than `format`. One read; no lock. */
 export function assertDatabaseSupported(conn: Connection, format = CURRENT_FORMAT): void {
   const version = new Registry(conn).databaseVersion();
-  if (version > format.database.length) throw tooNew('the database file', version, format.database.length);
+  assertNotNewer('the database file', version, format.database.length);
 }
 
 /** Drops the store `name` (its table, its index, its registry row). Returns whether it existed. */

@@ -99,16 +99,23 @@ const DATABASE_KEYS = ['timeout', 'readonly', 'durability'] as const;
 const STORE_KEYS = ['serializer', 'defaultTtl', 'clock', 'schema'] as const;
 const FILE_KEYS = [...DATABASE_KEYS, ...STORE_KEYS, 'table'] as const;
 
-/** Refuses anything but a plain options object, and any key it does not know (a misspelled option). */
-function assertOptionsObject(options: unknown, known: readonly string[]): asserts options is Record<string, unknown> {
+/**
+ * Refuses anything but a plain options object, and any key it does not know
+ * (a misspelled option must not pass silently). `where` prefixes the message.
+ */
+export function assertOptionsObject(
+  options: unknown,
+  known: readonly string[],
+  where = '',
+): asserts options is Record<string, unknown> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new KVTypeError('ERR_KV_INVALID_OPTION', `options must be an object, got ${describe(options)}`);
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', `${where}options must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw new KVTypeError(
         'ERR_KV_INVALID_OPTION',
-        `unknown option ${JSON.stringify(key)}; known options are ${known.join(', ')}`,
+        `${where}unknown option ${JSON.stringify(key)}; known options are ${known.join(', ')}`,
       );
     }
   }

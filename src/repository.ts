@@ -39,7 +39,7 @@ function queryBuilders(db: BetterSQLite3Database, t: KVTable) {
         .insert(t)
         .values({ key, value, expiresAt, updatedAt, size })
         .onConflictDoUpdate({ target: t.key, set: replaceRow, setWhere: and(isNotNull(t.expiresAt), lte(t.expiresAt, now)) }),
-    remove: () => db.delete(t).where(eq(t.key, key)),
+    remove: () => db.delete(t).where(eq(t.key, key)).returning({ expiresAt: t.expiresAt }),
     take: () => db.delete(t).where(eq(t.key, key)).returning({ value: t.value, expiresAt: t.expiresAt }),
     setExpiry: () => db.update(t).set({ expiresAt: sql`${expiresAt}` }).where(and(eq(t.key, key), live)),
     keys: () => db.select({ key: t.key }).from(t).where(inRange).orderBy(asc(t.key)),
@@ -72,7 +72,7 @@ const SHAPES: Record<QueryName, { readonly order: readonly string[]; readonly ro
   expiry: { order: ['key'], rows: 'pluck' },
   write: { order: ['key', 'value', 'expiresAt', 'updatedAt', 'size'] },
   writeIfAbsent: { order: ['key', 'value', 'expiresAt', 'updatedAt', 'size', 'now'] },
-  remove: { order: ['key'] },
+  remove: { order: ['key'], rows: 'pluck' },
   take: { order: ['key'], rows: 'raw' },
   setExpiry: { order: ['expiresAt', 'key', 'now'] },
   keys: { order: ['lo', 'hi', 'now'], rows: 'pluck' },
@@ -163,9 +163,9 @@ export class KVRepository {
     return this.#q('writeIfAbsent').run(k, v, exp, at, bytes, at).changes > 0;
   }
 
-  /** Deletes the row of `k`, live or expired. Returns whether there was one. */
-  remove(k: string): boolean {
-    return this.#q('remove').run(k).changes > 0;
+  /** Deletes the row of `k`, live or expired, in one statement. Returns its expiry (`undefined`: there was none). */
+  remove(k: string): number | null | undefined {
+    return this.#q('remove').get(k) as number | null | undefined;
   }
 
   /** Deletes the row of `k` and returns it, in one statement. */

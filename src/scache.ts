@@ -1,5 +1,6 @@
 import { encodeArguments, sha256 } from './cache-key';
 import { KVRangeError, KVTypeError, isKVError } from './errors';
+import { assertOptionsObject } from './options';
 import type { ListOptions } from './store';
 import { KVStore } from './store';
 import { type Ttl, describe, expiryFromTtl } from './validate';
@@ -92,18 +93,13 @@ function assertName(name: unknown, what: string): asserts name is string {
 }
 
 function resolveOptions<A extends unknown[]>(options: ScacheOptions<A>): ScacheOptions<A> {
-  if (typeof options !== 'object' || options === null) {
-    throw new KVTypeError('ERR_KV_INVALID_OPTION', `scache: options must be an object, got ${describe(options)}`);
-  }
-  const known = ['ttl', 'store', 'conditionalKey', 'keyFunc', 'name'];
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new KVTypeError('ERR_KV_INVALID_OPTION', `scache: unknown option ${JSON.stringify(key)}; known options are ${known.join(', ')}`);
-    }
-  }
+  const given: unknown = options; // checked as it came in, whatever its static type says
+  assertOptionsObject(given, ['ttl', 'store', 'conditionalKey', 'keyFunc', 'name'], 'scache: ');
   const { ttl, store, conditionalKey, keyFunc, name } = options;
   if (ttl !== undefined) expiryFromTtl(ttl, 0, 'scache: option "ttl"');
-  if (store !== undefined && (typeof store !== 'object' || store === null || typeof store.get !== 'function' || typeof store.set !== 'function')) {
+  const isStore = (v: unknown): v is MemoStore =>
+    typeof v === 'object' && v !== null && ['get', 'set', 'clear'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
+  if (store !== undefined && !isStore(store)) {
     throw new KVTypeError('ERR_KV_INVALID_OPTION', `scache: option "store" must be a store, got ${describe(store)}`);
   }
   if (conditionalKey !== undefined && typeof conditionalKey !== 'string') {
@@ -164,11 +160,14 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
         throw new KVRangeError('ERR_KV_INVALID_OPTION', 'scache: a method with a symbol name needs the "name" option');
       }
       const method = context.name;
-      // Namespaced by the class that defines the method, found when the first instance (or the class) initializes.
+      // Namespaced by the class that defines the method: the first object up the prototype chain of
+      // the first instance (or of the class, for a static method) that holds this very wrapper.
       context.addInitializer(function (this: unknown) {
         if (name !== undefined) return;
         let owner: object | null = this as object;
-        while (owner !== null && !Object.hasOwn(owner, method)) owner = Object.getPrototypeOf(owner) as object | null;
+        while (owner !== null && !(Object.hasOwn(owner, method) && (owner as Record<string, unknown>)[method] === memoized)) {
+          owner = Object.getPrototypeOf(owner) as object | null;
+        }
         const ctor = typeof owner === 'function' ? owner : (owner as { constructor?: { name?: string } } | null)?.constructor;
         name = `${ctor?.name || 'anonymous'}.${method}`;
       });

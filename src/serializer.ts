@@ -119,17 +119,17 @@ export const jsonSerializer: Serializer = {
 };
 
 /**
- * Node's structured-clone format (`node:v8`): keeps `Date`, `Map`, `Set`,
- * `BigInt`, typed arrays, `RegExp`, `-0`, `NaN`, `undefined` and cycles.
- * Class instances come back as plain objects; functions, symbols and values
- * Node cannot read back (nested too deeply) are refused.
- */
-/**
  * `node:v8`, loaded at first use rather than with the package: it brings
  * Node's stream modules along, about 2 ms of every CLI process's start.
  */
 const v8 = () => process.getBuiltinModule('node:v8');
 
+/**
+ * Node's structured-clone format (`node:v8`): keeps `Date`, `Map`, `Set`,
+ * `BigInt`, typed arrays, `RegExp`, `-0`, `NaN`, `undefined` and cycles.
+ * Class instances come back as plain objects; functions, symbols and values
+ * Node cannot read back (nested too deeply) are refused.
+ */
 export const v8Serializer: Serializer = {
   name: 'v8',
   serialize(value) {

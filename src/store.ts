@@ -60,8 +60,8 @@ export interface StoreBinding {
   readonly connection: Connection;
   readonly table: string;
   readonly options: ResolvedStoreOptions;
-  /** Whether closing the store closes the connection. */
-  readonly ownsConnection: boolean;
+  /** Whether closing the store closes the connection (a borrowed one stays open whatever this says). */
+  readonly closesConnection: boolean;
   /** Called once when the store closes. */
   readonly onClose?: (store: object) => void;
 }
@@ -136,7 +136,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
       const borrowed = isConnectionSource(source);
       const { table, database, store } = resolveFileOptions(tableOrOptions, borrowed);
       const connection = borrowed ? borrowConnection(source) : openConnection(resolveDatabasePath(source), database);
-      binding = { [BINDING]: true, connection, table, options: store, ownsConnection: true };
+      binding = { [BINDING]: true, connection, table, options: store, closesConnection: true };
     }
     const { connection, table, options } = binding;
     try {
@@ -144,7 +144,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
       else ensureStore(connection, table, options.serializer.name);
       this.#repo = new KVRepository(connection, table);
     } catch (err) {
-      if (binding.ownsConnection) connection.close();
+      if (binding.closesConnection) connection.close();
       throw toKVError(err, `open store "${table}"`);
     }
     this.name = table;
@@ -239,8 +239,8 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     const repo = this.#use('delete');
     assertKey(key, 'delete');
     try {
-      const row = repo.take(key);
-      return row !== undefined && isLive(row[1], this.#now());
+      const expiresAt = repo.remove(key);
+      return expiresAt !== undefined && isLive(expiresAt, this.#now());
     } catch (err) {
       throw toKVError(err, 'delete');
     }
@@ -266,11 +266,11 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
    *
    * @returns whether `key` was live
    */
-  touch(key: string, ttl: Ttl): boolean {
+  touch(key: string, ttl?: Ttl): boolean {
     const repo = this.#use('touch');
     assertKey(key, 'touch');
     const now = this.#now();
-    const expiresAt = expiryFromTtl(ttl, now, 'touch');
+    const expiresAt = this.#expiry(ttl, now, 'touch');
     try {
       return repo.setExpiry(key, expiresAt, now);
     } catch (err) {
@@ -298,51 +298,56 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
   /**
    * Adds `by` to the number stored under `key` and returns the result,
    * atomically across processes. A missing or expired key counts as 0 and
-   * is created without expiry; an existing entry keeps its expiry.
+   * is created with the store's `defaultTtl` (none by default); an existing
+   * entry keeps its expiry.
    */
   incr(key: string, by = 1): number {
-    const repo = this.#use('incr');
-    assertKey(key, 'incr');
+    return this.#add(key, by, 1, 'incr');
+  }
+
+  /** `incr` and `decr`: adds `sign * by`, atomically; the message names `operation` and what was passed. */
+  #add(key: string, by: number, sign: 1 | -1, operation: string): number {
+    const repo = this.#use(operation);
+    assertKey(key, operation);
     if (typeof by !== 'number' || !Number.isFinite(by)) {
-      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `incr: the increment must be a finite number, got ${describe(by)}`);
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `${operation}: the amount must be a finite number, got ${describe(by)}`);
     }
+    const delta = sign * by;
     try {
       return repo.immediate(() => {
         const now = this.#now();
         const row = repo.read(key);
         let current = 0;
-        let expiresAt: number | null = null;
+        // A new counter takes the store's defaultTtl, like any write that passes no TTL; an existing one keeps its expiry.
+        let expiresAt = this.#expiry(undefined, now, operation);
         if (row !== undefined && isLive(row[1], now)) {
           const stored = this.#decode(row[0], key);
           if (typeof stored !== 'number') {
-            throw new KVError('ERR_KV_NOT_A_NUMBER', `incr: the value of ${describe(key)} is ${describe(stored)}, not a number`);
+            throw new KVError('ERR_KV_NOT_A_NUMBER', `${operation}: the value of ${describe(key)} is ${describe(stored)}, not a number`);
           }
           current = stored;
           expiresAt = row[1];
         }
-        const next = current + by;
+        const next = current + delta;
         if (!Number.isFinite(next)) {
-          throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `incr: ${current} + ${by} is not a finite number`);
+          throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `${operation}: ${current} + ${delta} is not a finite number`);
         }
-        if (Number.isInteger(current) && Number.isInteger(by) && !Number.isSafeInteger(next)) {
+        if (Number.isInteger(current) && Number.isInteger(delta) && !Number.isSafeInteger(next)) {
           // A counter past 2^53 would silently stop counting exactly.
-          throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `incr: ${current} + ${by} is beyond Number.MAX_SAFE_INTEGER`);
+          throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `${operation}: ${current} + ${delta} is beyond Number.MAX_SAFE_INTEGER`);
         }
-        const data = this.#encode(next as V, 'incr');
+        const data = this.#encode(next as V, operation);
         repo.write(key, data, expiresAt, now, entrySize(key, data));
         return next;
       });
     } catch (err) {
-      throw toKVError(err, 'incr');
+      throw toKVError(err, operation);
     }
   }
 
   /** Subtracts `by` from the number stored under `key`; see {@link KVStore.incr}. */
   decr(key: string, by = 1): number {
-    if (typeof by !== 'number') {
-      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `decr: the decrement must be a finite number, got ${describe(by)}`);
-    }
-    return this.incr(key, -by);
+    return this.#add(key, by, -1, 'decr');
   }
 
   /** The live values of `keys`, read in one consistent snapshot. Missing and expired keys are absent from the map. */
@@ -380,8 +385,19 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
       keys.push(key);
       data.push(this.#encode(value, 'setMany'));
     };
-    if (Symbol.iterator in entries) for (const [key, value] of entries as Iterable<readonly [string, V]>) add(key, value);
-    else for (const [key, value] of Object.entries(entries as Record<string, V>)) add(key, value);
+    if (typeof entries !== 'object' || entries === null) {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `setMany: expected [key, value] pairs or a record, got ${describe(entries)}`);
+    }
+    if (Symbol.iterator in entries) {
+      for (const entry of entries as Iterable<unknown>) {
+        if (!Array.isArray(entry)) {
+          throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `setMany: each entry must be a [key, value] pair, got ${describe(entry)}`);
+        }
+        add(entry[0] as string, entry[1] as V);
+      }
+    } else {
+      for (const [key, value] of Object.entries(entries as Record<string, V>)) add(key, value);
+    }
     try {
       repo.immediate(() => {
         for (let i = 0; i < keys.length; i++) {
@@ -409,18 +425,12 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
 
   /** The live values, in key order. */
   values(options?: ListOptions): V[] {
-    return this.items(options).map((entry) => entry[1]);
+    return this.#decodedRows(options, 'values').map((entry) => entry[1]);
   }
 
   /** The live `[key, value]` pairs, in key order. */
   items(options?: ListOptions): [string, V][] {
-    const repo = this.#use('items');
-    const range = this.#range(options, 'items');
-    try {
-      return repo.entries(range, this.#now()).map(([key, data]) => [key, this.#decode(data, key) as V]);
-    } catch (err) {
-      throw toKVError(err, 'items');
-    }
+    return this.#decodedRows(options, 'items');
   }
 
   /**
@@ -504,15 +514,11 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
    * `fn` must be synchronous: a transaction cannot stay open across `await`.
    */
   transaction<T>(fn: (store: this) => T): T {
-    const repo = this.#use('transaction');
+    this.#use('transaction');
     if (typeof fn !== 'function') {
       throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `transaction: expected a function, got ${describe(fn)}`);
     }
-    try {
-      return repo.immediate(() => fn(this));
-    } catch (err) {
-      throw toKVError(err, 'transaction');
-    }
+    return this.#binding.connection.callerTransaction(() => fn(this), 'transaction');
   }
 
   /** Whether {@link KVStore.close} has been called (or the database holding the store was closed). */
@@ -527,7 +533,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
   close(): void {
     if (this.#repo === undefined) return;
     this.#repo = undefined;
-    if (this.#binding.ownsConnection) this.#binding.connection.close();
+    if (this.#binding.closesConnection) this.#binding.connection.close();
     this.#binding.onClose?.(this);
   }
 
@@ -542,8 +548,9 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     return repo;
   }
 
+  /** Now, in whole epoch milliseconds (a clock may return fractions; expiry times are integers). */
   #now(): number {
-    return this.#options.clock.now();
+    return Math.floor(this.#options.clock.now());
   }
 
   #expiry(ttl: Ttl, now: number, operation: string): number | null {
@@ -551,14 +558,22 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
   }
 
   #encode(value: unknown, operation: string): EncodedValue {
+    let data: unknown;
     try {
-      return this.#options.serializer.serialize(value);
+      data = this.#options.serializer.serialize(value);
     } catch (err) {
       if (isKVError(err)) throw err;
       throw new KVTypeError('ERR_KV_INVALID_VALUE', `${operation}: cannot serialize ${describe(value)}: ${(err as Error).message}`, {
         cause: err,
       });
     }
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+      throw new KVTypeError(
+        'ERR_KV_INVALID_VALUE',
+        `${operation}: the "${this.#options.serializer.name}" serializer returned ${describe(data)}, not a string or Uint8Array`,
+      );
+    }
+    return data;
   }
 
   #decode(data: EncodedValue, key: string): unknown {
@@ -588,6 +603,16 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     const { prefix = '' } = options;
     assertKey(prefix, `${operation} (prefix)`);
     return prefixRange(prefix);
+  }
+
+  #decodedRows(options: ListOptions | undefined, operation: string): [string, V][] {
+    const repo = this.#use(operation);
+    const range = this.#range(options, operation);
+    try {
+      return repo.entries(range, this.#now()).map(([key, data]) => [key, this.#decode(data, key) as V]);
+    } catch (err) {
+      throw toKVError(err, operation);
+    }
   }
 
   #keyList(keys: Iterable<string>, operation: string): string[] {

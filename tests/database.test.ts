@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { KVDatabase, KVStore, STORE_FORMAT_VERSION } from '../src';
 import { integrity, tempDb, thrown, withRaw } from './helpers';
 
@@ -85,4 +86,36 @@ describe('KVDatabase', () => {
     expect(thrown(() => db.drop('a b')).code).toBe('ERR_KV_INVALID_NAME');
     expect(db.stores()).toEqual([]);
   });
+
+  it('returns the open store when asked again with the same options, a new one otherwise', () => {
+    using db = new KVDatabase(tempDb());
+    const first = db.store('x');
+    expect(db.store('x')).toBe(first);
+    const clock = { now: () => 0 };
+    const other = db.store('x', { clock });
+    expect(other).not.toBe(first);
+    expect(db.store('x', { clock })).toBe(other);
+    first.close();
+    const again = db.store('x');
+    expect(again).not.toBe(first);
+    expect(again.closed).toBe(false);
+  });
+
+  it('keeps open handles working when a drop fails', () => {
+    const path = tempDb();
+    using db = new KVDatabase(path, { timeout: 50 });
+    const store = db.store('a');
+    store.set('k', 1);
+    const locker = new Database(path);
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      expect(thrown(() => db.drop('a')).code).toBe('ERR_KV_BUSY');
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
+    expect(store.closed).toBe(false);
+    expect(store.get('k')).toBe(1);
+  });
 });
+

@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { storeSteps } from '../migrations/store';
 import { KVDatabase, KVStore, kvTable } from '../src';
+import { isConnectionSource } from '../src/connection';
 import { builtEntry, root } from './built';
 import { tempDb, thrown, withRaw } from './helpers';
 
@@ -111,6 +112,28 @@ describe('a store on an app’s own connection', () => {
     }
     client.close();
     expect(thrown(() => new KVStore(db, 'x')).code).toBe('ERR_KV_CLOSED');
+  });
+
+  it('reports an app connection closed under the store, or a file that is not a database, with typed errors', () => {
+    const { client, db } = appConnection();
+    const store = new KVStore(db, 'x');
+    client.close();
+    expect(thrown(() => store.get('k')).code).toBe('ERR_KV_CLOSED');
+    expect(thrown(() => store.set('k', 1)).code).toBe('ERR_KV_CLOSED');
+    const path = tempDb('notes.txt');
+    require('node:fs').writeFileSync(path, 'not a database '.repeat(200));
+    const notADatabase = new Database(path);
+    expect(thrown(() => new KVStore(notADatabase)).code).toBe('ERR_KV_NOT_A_DATABASE');
+    expect(thrown(() => new KVDatabase(notADatabase)).code).toBe('ERR_KV_NOT_A_DATABASE');
+    notADatabase.close();
+  });
+
+  it('recognises a connection by its shape, so another copy of better-sqlite3 works too', () => {
+    const { client } = appConnection();
+    const lookalike = { open: true, prepare() {}, pragma() {}, transaction() {}, exec() {} };
+    expect([isConnectionSource(client), isConnectionSource({ $client: client }), isConnectionSource(lookalike)]).toEqual([true, true, true]);
+    expect([isConnectionSource('file.db'), isConnectionSource({ prepare() {} }), isConnectionSource(null)]).toEqual([false, false, false]);
+    client.close();
   });
 
   it('runs examples/drizzle-app.ts', () => {

@@ -168,6 +168,17 @@ describe('adopting kv-cache (Python) files', () => {
     expect(db.inspect().kvCacheTables).toEqual(['broken', 'key_value_store']);
   });
 
+  it('refuses a misspelled option or a table named twice, converting nothing', () => {
+    const path = copyOfFixture();
+    using db = new KVDatabase(path);
+    const misspelled = thrown(() => db.adoptKvCache({ table: ['other_table'] } as never));
+    expect(misspelled.code).toBe('ERR_KV_INVALID_OPTION');
+    expect(misspelled.message).toContain('"table"');
+    expect(thrown(() => db.adoptKvCache({ tables: ['other_table', 'OTHER_TABLE'] })).code).toBe('ERR_KV_INVALID_OPTION');
+    expect(db.inspect().kvCacheTables).toEqual(['key_value_store', 'other_table']);
+    expect(db.stores()).toEqual([]);
+  });
+
   it('refuses a table that is not kv-cache, and an unknown time zone', () => {
     const path = copyOfFixture();
     using db = new KVDatabase(path);

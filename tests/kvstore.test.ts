@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KVDatabase, KVStore, type Serializer, isKVError } from '../src';
@@ -368,5 +369,76 @@ describe('read-only', () => {
     const path = join(dir, 'some.db');
     new KVStore(path, 'a').close();
     expect(thrown(() => new KVStore(path, { table: 'b', readonly: true })).code).toBe('ERR_KV_NO_SUCH_STORE');
+  });
+});
+
+describe('edges of the API', () => {
+  it('refuses setMany input that is not pairs or a record, writing nothing', () => {
+    using store = new KVStore(':memory:');
+    for (const bad of ['abc', null, 42, [1, 2], [['ok', 1], 'x']]) {
+      const err = thrown(() => store.setMany(bad as never));
+      expect([String(bad), err.code]).toEqual([String(bad), 'ERR_KV_INVALID_ARGUMENT']);
+    }
+    expect(store.size).toBe(0);
+  });
+
+  it('refuses what a custom serializer returns when it is neither text nor bytes', () => {
+    for (const out of [{ a: 1 }, 42]) {
+      using store = new KVStore(':memory:', { serializer: { name: 'odd', serialize: () => out as never, deserialize: String } });
+      const err = thrown(() => store.set('k', 1));
+      expect([err.code, store.size]).toEqual(['ERR_KV_INVALID_VALUE', 0]);
+    }
+  });
+
+  it('accepts a clock with fractions of a millisecond', () => {
+    let now = 1_000_000.75;
+    using store = new KVStore(':memory:', { clock: { now: () => now } });
+    store.set('k', 1, 60);
+    expect(store.ttl('k')).toBe(60);
+    now += 60_000;
+    expect(store.has('k')).toBe(false);
+  });
+
+  it('applies defaultTtl to touch without a TTL, and to counters it creates', () => {
+    const clock = new FakeClock();
+    using store = new KVStore(':memory:', { clock, defaultTtl: 60 });
+    store.set('k', 1, 10);
+    expect(store.touch('k')).toBe(true);
+    expect(store.ttl('k')).toBe(60);
+    expect(store.incr('n')).toBe(1);
+    expect(store.ttl('n')).toBe(60);
+    clock.advance(30);
+    expect(store.incr('n')).toBe(2);
+    expect(store.ttl('n')).toBe(30); // an existing counter keeps its expiry
+  });
+
+  it('names the operation that was called in its errors', () => {
+    using store = new KVStore(':memory:');
+    expect(thrown(() => store.values(5 as never)).message).toMatch(/^values:/);
+    expect(thrown(() => store.decr('n', NaN)).message).toMatch(/^decr:/);
+  });
+
+  it('passes errors thrown inside transaction() through unchanged, driver errors included', () => {
+    const path = tempDb();
+    withRaw(path, (db) => db.exec('CREATE TABLE app (id INTEGER PRIMARY KEY)'));
+    const client = new Database(path);
+    using db = new KVDatabase(client);
+    const store = db.store('kv');
+    const own = new Error('mine');
+    expect(thrown(() => store.transaction(() => { throw own; }))).toBe(own);
+    const insert = client.prepare('INSERT INTO app (id) VALUES (1)');
+    for (const transaction of [(fn: () => void) => store.transaction(fn), (fn: () => void) => db.transaction(fn)]) {
+      const err = thrown(() =>
+        transaction(() => {
+          store.set('inside', 1);
+          insert.run();
+          insert.run(); // the app's own UNIQUE violation
+        }),
+      );
+      expect([err.code, isKVError(err)]).toEqual(['SQLITE_CONSTRAINT_PRIMARYKEY', false]);
+      expect(store.has('inside')).toBe(false);
+    }
+    db.close();
+    client.close();
   });
 });

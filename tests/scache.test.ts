@@ -329,6 +329,26 @@ describe('scache: decorator', () => {
   });
 });
 
+describe('scache: decorator and inheritance', () => {
+  it('names a method by the class that defines it, whichever class is built first', () => {
+    class Base {
+      @scache({ store })
+      load(id: string): string {
+        return `base:${id}`;
+      }
+    }
+    class Sub extends Base {
+      @scache({ store })
+      override load(id: string): string {
+        return `sub:${id}+${super.load(id)}`;
+      }
+    }
+    expect(new Sub().load('a')).toBe('sub:a+base:a');
+    expect(new Base().load('a')).toBe('base:a');
+    expect(store.keys().map((k) => k.split(':')[1]).sort()).toEqual(['Base.load', 'Sub.load']);
+  });
+});
+
 describe('scache: across processes', () => {
   it('computes the same key in another process, and sees the results it cached', () => {
     const path = tempDb();
