@@ -162,6 +162,20 @@ const COLD_PHASES = ['boot', 'require', 'open', 'get', 'close'];
 const elapsedMs = (t0) => performance.now() - t0;
 const fixedClock = (t) => ({ now: () => t });
 
+/** Three timed calls of `scan(store)`, which must count `p.size` items; the median, in ms. */
+function timedScans(open, p, what, scan) {
+  const s = open(p.file);
+  const times = [0, 1, 2].map(() => {
+    const t0 = performance.now();
+    const n = scan(s);
+    const ms = elapsedMs(t0);
+    if (n !== p.size) throw new Error(`expected ${p.size} ${what}, got ${n}`);
+    return ms;
+  });
+  s.close();
+  return { value: median(times), unit: 'ms' };
+}
+
 /** The values of `i` in [0, n) in chunks, as [key, value] pairs: fixtures are loaded with setMany. */
 function* chunks(n, pick = () => true, size = 10_000) {
   for (let lo = 0; lo < n; lo += size) {
@@ -274,32 +288,13 @@ const workloads = {
   },
 
   // keys() and entries() take milliseconds: three calls, the median.
-  keys(open, p) {
-    const s = open(p.file);
-    const times = [0, 1, 2].map(() => {
-      const t0 = performance.now();
-      const n = s.keys().length;
-      const ms = elapsedMs(t0);
-      if (n !== p.size) throw new Error(`expected ${p.size} keys, got ${n}`);
-      return ms;
-    });
-    s.close();
-    return { value: median(times), unit: 'ms' };
-  },
-
-  entries(open, p) {
-    const s = open(p.file);
-    const times = [0, 1, 2].map(() => {
+  keys: (open, p) => timedScans(open, p, 'keys', (s) => s.keys().length),
+  entries: (open, p) =>
+    timedScans(open, p, 'entries', (s) => {
       let n = 0;
-      const t0 = performance.now();
       for (const entry of s.entries()) n += entry[1] === undefined ? 0 : 1;
-      const ms = elapsedMs(t0);
-      if (n !== p.size) throw new Error(`expected ${p.size} entries, got ${n}`);
-      return ms;
-    });
-    s.close();
-    return { value: median(times), unit: 'ms' };
-  },
+      return n;
+    }),
 
   /** On a copy of the purge fixture, at a fake time when nothing (PURGE_T0) or 10% (PURGE_T1) has expired. */
   purge(open, p) {
