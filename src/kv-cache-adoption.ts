@@ -5,7 +5,7 @@ import { parseJsonDialect } from './json-dialect';
 import { createStore, migrateDatabase } from './migrator';
 import { assertStoreName } from './names';
 import { Registry } from './registry';
-import { kvTable } from './schema/store';
+import { entrySize, kvTable } from './schema/store';
 import { describe } from './validate';
 
 /** Options of `KVDatabase#adoptKvCache`. */
@@ -143,7 +143,7 @@ function adoptTable(conn: Connection, registry: Registry, name: string, format: 
         throw fail((err as Error).message);
       }
     }
-    return { key: row.key, value, expiresAt, updatedAt: now, size: Buffer.byteLength(row.key) + Buffer.byteLength(value) };
+    return { key: row.key, value, expiresAt, updatedAt: now, size: entrySize(row.key, value) };
   });
 
   // DROP TABLE takes kv-cache's index with it; the store's table and index are created under the same name.

@@ -3,7 +3,7 @@ import { Param, Placeholder, and, asc, count, eq, gt, gte, inArray, is, isNotNul
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type { Connection } from './connection';
 import type { KeyRange } from './key-range';
-import { type EncodedValue, type KVTable, kvTable } from './schema/store';
+import { type EncodedValue, type KVTable, entrySize, kvTable } from './schema/store';
 
 const key = sql.placeholder('key');
 const value = sql.placeholder('value');
@@ -153,14 +153,14 @@ export class KVRepository {
     return this.#q('expiry').get(k) as number | null | undefined;
   }
 
-  /** Inserts or replaces the row of `k`, written at `at`, taking `bytes`. */
-  write(k: string, v: EncodedValue, exp: number | null, at: number, bytes: number): void {
-    this.#q('write').run(k, v, exp, at, bytes);
+  /** Inserts or replaces the row of `k`, written at `at`. */
+  write(k: string, v: EncodedValue, exp: number | null, at: number): void {
+    this.#q('write').run(k, v, exp, at, entrySize(k, v));
   }
 
   /** Writes unless a live row holds `k` at `at`. Returns whether it wrote. */
-  writeIfAbsent(k: string, v: EncodedValue, exp: number | null, at: number, bytes: number): boolean {
-    return this.#q('writeIfAbsent').run(k, v, exp, at, bytes, at).changes > 0;
+  writeIfAbsent(k: string, v: EncodedValue, exp: number | null, at: number): boolean {
+    return this.#q('writeIfAbsent').run(k, v, exp, at, entrySize(k, v), at).changes > 0;
   }
 
   /** Deletes the row of `k`, live or expired, in one statement. Returns its expiry (`undefined`: there was none). */

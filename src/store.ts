@@ -66,11 +66,6 @@ export interface StoreBinding {
   readonly onClose?: (store: object) => void;
 }
 
-/** Bytes an entry takes, as recorded in its `size` column: its key and encoded value. */
-function entrySize(key: string, data: EncodedValue): number {
-  return Buffer.byteLength(key) + (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
-}
-
 /** A write culls expired rows every this many writes (and on its first write)… */
 const CULL_INTERVAL = 64;
 /** …deleting at most twice as many as were written since the last cull, and never more than this. */
@@ -184,13 +179,12 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     const expiresAt = this.#expiry(ttl, now, 'set');
     const data = this.#encode(value, 'set');
     try {
-      const bytes = entrySize(key, data);
       if (--this.#untilCull > 0) {
         this.#writesSinceCull++;
-        repo.write(key, data, expiresAt, now, bytes);
+        repo.write(key, data, expiresAt, now);
       } else {
         repo.immediate(() => {
-          repo.write(key, data, expiresAt, now, bytes);
+          repo.write(key, data, expiresAt, now);
           this.#cull(repo, now, 1);
         });
       }
@@ -212,7 +206,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     const expiresAt = this.#expiry(ttl, now, 'add');
     const data = this.#encode(value, 'add');
     try {
-      return repo.writeIfAbsent(key, data, expiresAt, now, entrySize(key, data));
+      return repo.writeIfAbsent(key, data, expiresAt, now);
     } catch (err) {
       throw toKVError(err, 'add');
     }
@@ -302,11 +296,11 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
    * entry keeps its expiry.
    */
   incr(key: string, by = 1): number {
-    return this.#add(key, by, 1, 'incr');
+    return this.#increment(key, by, 1, 'incr');
   }
 
   /** `incr` and `decr`: adds `sign * by`, atomically; the message names `operation` and what was passed. */
-  #add(key: string, by: number, sign: 1 | -1, operation: string): number {
+  #increment(key: string, by: number, sign: 1 | -1, operation: string): number {
     const repo = this.#use(operation);
     assertKey(key, operation);
     if (typeof by !== 'number' || !Number.isFinite(by)) {
@@ -336,8 +330,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
           // A counter past 2^53 would silently stop counting exactly.
           throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `${operation}: ${current} + ${delta} is beyond Number.MAX_SAFE_INTEGER`);
         }
-        const data = this.#encode(next as V, operation);
-        repo.write(key, data, expiresAt, now, entrySize(key, data));
+        repo.write(key, this.#encode(next as V, operation), expiresAt, now);
         return next;
       });
     } catch (err) {
@@ -347,7 +340,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
 
   /** Subtracts `by` from the number stored under `key`; see {@link KVStore.incr}. */
   decr(key: string, by = 1): number {
-    return this.#add(key, by, -1, 'decr');
+    return this.#increment(key, by, -1, 'decr');
   }
 
   /** The live values of `keys`, read in one consistent snapshot. Missing and expired keys are absent from the map. */
@@ -400,11 +393,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     }
     try {
       repo.immediate(() => {
-        for (let i = 0; i < keys.length; i++) {
-          const key = keys[i] as string;
-          const encoded = data[i] as EncodedValue;
-          repo.write(key, encoded, expiresAt, now, entrySize(key, encoded));
-        }
+        for (let i = 0; i < keys.length; i++) repo.write(keys[i] as string, data[i] as EncodedValue, expiresAt, now);
         this.#cull(repo, now, keys.length);
       });
     } catch (err) {

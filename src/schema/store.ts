@@ -53,6 +53,11 @@ function defineKvTable(name: string) {
   );
 }
 
+/** What the `size` column holds for an entry: the UTF-8 bytes of its key and of its encoded value. */
+export function entrySize(key: string, value: EncodedValue): number {
+  return Buffer.byteLength(key) + (typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength);
+}
+
 /** The Drizzle table type shared by every store table, whatever its name. */
 export type KVTable = ReturnType<typeof defineKvTable>;
 
