@@ -5,6 +5,7 @@ import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3'
 import { KVError, KVTypeError, isKVError, toKVError } from './errors';
 import type { ResolvedDatabaseOptions } from './options';
 import { describe } from './validate';
+import { checkpointIfLarge, limitWal } from './wal';
 
 /**
  * An app's own connection to share: a better-sqlite3 `Database`, or a Drizzle
@@ -151,6 +152,15 @@ export class Connection {
     return this.client.transaction(fn).deferred();
   }
 
+  /**
+   * Housekeeping after a write transaction committed (called with culls,
+   * not per write): keeps the -wal file of a file this library opened within
+   * its bound. An app's own connection is left to the app.
+   */
+  maintain(): void {
+    if (this.owned && !this.readonly && !this.client.memory) checkpointIfLarge(this.client);
+  }
+
   /** Closes the driver's handle, unless it belongs to the app. */
   close(): void {
     if (this.owned && this.client.open) this.client.close();
@@ -188,12 +198,13 @@ function retryWhileBusy(timeout: number, fn: () => void): void {
  * WAL (readers never wait for the writer), `synchronous=NORMAL` (no fsync per
  * commit; survives process crashes, may lose the last commits on power loss)
  * or `FULL` if asked,
- * a busy timeout, a 128 MiB page cache and 512 MiB of memory-mapped I/O.
+ * a busy timeout and a 128 MiB page cache; memory-mapped I/O only if asked
+ * (`mmapSize`), since a mapped file shrunk by another process is a SIGBUS.
  *
  * Refuses a file that is not an SQLite database before anything is written to it.
  */
 export function openConnection(path: string, options: ResolvedDatabaseOptions): Connection {
-  const { readonly, timeout, durability } = options;
+  const { readonly, timeout, durability, mmapSize } = options;
   let client: Database.Database | undefined;
   try {
     if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -209,7 +220,8 @@ export function openConnection(path: string, options: ResolvedDatabaseOptions): 
     });
     client.pragma(durability === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
     client.pragma('cache_size = -131072');
-    client.pragma('mmap_size = 536870912');
+    if (!readonly && path !== ':memory:') limitWal(client);
+    if (mmapSize > 0) client.pragma(`mmap_size = ${mmapSize}`);
     return new Connection(client, readonly);
   } catch (err) {
     client?.close();

@@ -13,7 +13,7 @@
  * | `ERR_KV_INVALID_ARGUMENT` | another argument is wrong (e.g. an async transaction callback) | fix the call |
  * | `ERR_KV_UNKEYABLE_ARGUMENT` | scache cannot derive a deterministic key from an argument | pass a `keyFunc` |
  * | `ERR_KV_NOT_A_NUMBER` | `incr`/`decr` on a value that is not a number | — |
- * | `ERR_KV_DESERIALIZE` | a stored value could not be decoded | delete the key |
+ * | `ERR_KV_DESERIALIZE` | a stored value could not be decoded | inspect the row (the message names the key and serializer); overwrite it once understood |
  * | `ERR_KV_FORMAT_TOO_NEW` | the file was written by a newer version of this library | upgrade the library |
  * | `ERR_KV_MIGRATION_PENDING` | a read-only open found a file that needs migrating | open it writable once |
  * | `ERR_KV_NO_SUCH_STORE` | a read-only open named a store the file does not have | — |
@@ -25,6 +25,7 @@
  * | `ERR_KV_NOT_A_DATABASE` | the file is not an SQLite database | check the path |
  * | `ERR_KV_CORRUPT` | the database file is damaged | restore or delete it |
  * | `ERR_KV_FULL` | the disk (or the file's size limit) is full | free space, then retry |
+ * | `ERR_KV_IO` | the operating system failed a read or write of the file (EIO, a read-only file system…) | check the disk and the file system |
  * | `ERR_KV_READONLY` | a write on a read-only file or connection | open it writable |
  * | `ERR_KV_CANT_OPEN` | the file cannot be opened (a directory, no permission) | check the path |
  * | `ERR_KV_SQLITE` | any other error from SQLite | see `cause` |
@@ -51,6 +52,7 @@ export type KVErrorCode =
   | 'ERR_KV_NOT_A_DATABASE'
   | 'ERR_KV_CORRUPT'
   | 'ERR_KV_FULL'
+  | 'ERR_KV_IO'
   | 'ERR_KV_READONLY'
   | 'ERR_KV_CANT_OPEN'
   | 'ERR_KV_SQLITE';
@@ -62,8 +64,24 @@ export interface KVErrorOptions {
 }
 
 /**
+ * Marks every error of this library, whatever its class and whichever
+ * installed copy of the library threw it: `Symbol.for` is shared by every
+ * copy in a process, where classes are not.
+ */
+const BRAND = Symbol.for('drizzle-kv.error');
+
+function brand(err: Error, code: KVErrorCode): void {
+  Object.defineProperty(err, BRAND, { value: code });
+}
+
+/**
  * An operational error: the store is closed, the file is busy, too new,
  * damaged, full… The driver's error, if any, is kept as `cause`.
+ *
+ * `err instanceof KVError` holds for every error of this library, also a
+ * {@link KVTypeError} or {@link KVRangeError} (which are a `TypeError` and a
+ * `RangeError` too) and errors thrown by another installed copy of it: one
+ * check catches them all.
  */
 export class KVError extends Error {
   /** Stable machine-readable code; see {@link KVErrorCode}. */
@@ -73,10 +91,17 @@ export class KVError extends Error {
     super(message, options);
     this.name = 'KVError';
     this.code = code;
+    brand(this, code);
+  }
+
+  /** Recognises every error of this library by its brand; subclasses keep the ordinary check. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== KVError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return isKVError(value);
   }
 }
 
-/** An argument or option of the wrong type. Carries a {@link KVErrorCode}. */
+/** An argument or option of the wrong type. Carries a {@link KVErrorCode}; also `instanceof KVError`. */
 export class KVTypeError extends TypeError {
   /** Stable machine-readable code; see {@link KVErrorCode}. */
   readonly code: KVErrorCode;
@@ -85,10 +110,11 @@ export class KVTypeError extends TypeError {
     super(message, options);
     this.name = 'KVTypeError';
     this.code = code;
+    brand(this, code);
   }
 }
 
-/** An argument or option of the right type but out of range. Carries a {@link KVErrorCode}. */
+/** An argument or option of the right type but out of range. Carries a {@link KVErrorCode}; also `instanceof KVError`. */
 export class KVRangeError extends RangeError {
   /** Stable machine-readable code; see {@link KVErrorCode}. */
   readonly code: KVErrorCode;
@@ -97,6 +123,7 @@ export class KVRangeError extends RangeError {
     super(message, options);
     this.name = 'KVRangeError';
     this.code = code;
+    brand(this, code);
   }
 }
 
@@ -104,7 +131,8 @@ export class KVRangeError extends RangeError {
 export type AnyKVError = KVError | KVTypeError | KVRangeError;
 
 /**
- * Whether `err` was thrown by this library (and so has a stable `code`).
+ * Whether `err` was thrown by this library (and so has a stable `code`),
+ * by this copy of it or another one installed beside it.
  *
  * @example
  * ```ts
@@ -112,7 +140,7 @@ export type AnyKVError = KVError | KVTypeError | KVRangeError;
  * ```
  */
 export function isKVError(err: unknown): err is AnyKVError {
-  return err instanceof KVError || err instanceof KVTypeError || err instanceof KVRangeError;
+  return typeof err === 'object' && err !== null && BRAND in err;
 }
 
 /** SQLite result codes (primary part, before any `_EXTENDED` suffix) and what they mean here. */
@@ -122,6 +150,7 @@ const DRIVER_CODES: Readonly<Record<string, KVErrorCode>> = {
   SQLITE_NOTADB: 'ERR_KV_NOT_A_DATABASE',
   SQLITE_CORRUPT: 'ERR_KV_CORRUPT',
   SQLITE_FULL: 'ERR_KV_FULL',
+  SQLITE_IOERR: 'ERR_KV_IO',
   SQLITE_READONLY: 'ERR_KV_READONLY',
   SQLITE_CANTOPEN: 'ERR_KV_CANT_OPEN',
 };

@@ -30,6 +30,16 @@ export interface KVDatabaseOptions {
    * @default 'normal'
    */
   durability?: Durability;
+  /**
+   * Bytes of the file SQLite may read through a memory map instead of
+   * `read()` calls (`PRAGMA mmap_size`). Off by default: when another
+   * process truncates or damages a mapped file, the next access to the lost
+   * pages kills this process with SIGBUS, which no `try` can catch; with
+   * `read()`, the same damage is an `ERR_KV_CORRUPT` error. Turn it on only
+   * for files no other program can shrink (docs/benchmarks.md has its gain).
+   * @default 0
+   */
+  mmapSize?: number;
 }
 
 /** See {@link KVDatabaseOptions.durability}. */
@@ -85,6 +95,7 @@ export interface ResolvedDatabaseOptions {
   readonly timeout: number;
   readonly readonly: boolean;
   readonly durability: Durability;
+  readonly mmapSize: number;
 }
 
 /** {@link KVStoreOptions} with every default filled in. */
@@ -95,7 +106,7 @@ export interface ResolvedStoreOptions {
   readonly schema: SchemaMode;
 }
 
-const DATABASE_KEYS = ['timeout', 'readonly', 'durability'] as const;
+const DATABASE_KEYS = ['timeout', 'readonly', 'durability', 'mmapSize'] as const;
 const STORE_KEYS = ['serializer', 'defaultTtl', 'clock', 'schema'] as const;
 const FILE_KEYS = [...DATABASE_KEYS, ...STORE_KEYS, 'table'] as const;
 
@@ -122,7 +133,7 @@ export function assertOptionsObject(
 }
 
 function resolveDatabaseFields(options: Record<string, unknown>): ResolvedDatabaseOptions {
-  const { timeout = 5000, readonly = false, durability = 'normal' } = options;
+  const { timeout = 5000, readonly = false, durability = 'normal', mmapSize = 0 } = options;
   if (typeof timeout !== 'number') {
     throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "timeout" must be a number of milliseconds, got ${describe(timeout)}`);
   }
@@ -135,7 +146,13 @@ function resolveDatabaseFields(options: Record<string, unknown>): ResolvedDataba
   if (durability !== 'normal' && durability !== 'full') {
     throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "durability" must be 'normal' or 'full', got ${describe(durability)}`);
   }
-  return { timeout, readonly, durability };
+  if (typeof mmapSize !== 'number') {
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "mmapSize" must be a number of bytes, got ${describe(mmapSize)}`);
+  }
+  if (!Number.isSafeInteger(mmapSize) || mmapSize < 0) {
+    throw new KVRangeError('ERR_KV_INVALID_OPTION', `option "mmapSize" must be a whole number of bytes, 0 or more, got ${mmapSize}`);
+  }
+  return { timeout, readonly, durability, mmapSize };
 }
 
 function resolveStoreFields(options: Record<string, unknown>): ResolvedStoreOptions {

@@ -187,6 +187,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
           repo.write(key, data, expiresAt, now);
           this.#cull(repo, now, 1);
         });
+        this.#binding.connection.maintain();
       }
     } catch (err) {
       throw toKVError(err, 'set');
@@ -396,6 +397,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
         for (let i = 0; i < keys.length; i++) repo.write(keys[i] as string, data[i] as EncodedValue, expiresAt, now);
         this.#cull(repo, now, keys.length);
       });
+      this.#binding.connection.maintain();
     } catch (err) {
       throw toKVError(err, 'setMany');
     }
@@ -486,6 +488,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     try {
       for (;;) {
         const n = repo.cull(this.#now(), batch);
+        this.#binding.connection.maintain();
         total += n;
         if (n < batch) return total;
       }

@@ -8,7 +8,7 @@ import { openConnection } from '../src/connection';
 import { type Format, ensureStore } from '../src/migrator';
 import { tempDb, thrown, withRaw } from './helpers';
 
-const options = { timeout: 2000, readonly: false, durability: 'normal' } as const;
+const options = { timeout: 2000, readonly: false, durability: 'normal', mmapSize: 0 } as const;
 
 /** The current format plus one more per-store step, as a future release would ship it. */
 const nextFormat: Format = {
@@ -93,7 +93,7 @@ describe('migrations', () => {
     const path = tempDb();
     new KVStore(path, 'a').close();
     const err = thrown(() => {
-      const conn = openConnection(path, { timeout: 100, readonly: true, durability: 'normal' });
+      const conn = openConnection(path, { timeout: 100, readonly: true, durability: 'normal', mmapSize: 0 });
       try {
         ensureStore(conn, 'a', 'json', nextFormat);
       } finally {

@@ -69,7 +69,7 @@ function migrate() {
       kv.close();
       return 'ok';
     }
-    conn = openConnection(path, { timeout: 20_000, readonly: false, durability: 'normal' });
+    conn = openConnection(path, { timeout: 20_000, readonly: false, durability: 'normal', mmapSize: 0 });
     ensureStore(conn, store, 'json', nextFormat());
     return 'ok';
   } catch (err) {

@@ -94,7 +94,7 @@ describe('concurrent migration of an older file', () => {
     async () => {
       for (let round = 0; round < 3; round++) {
         const path = tempDb(`previous-${round}.db`);
-        const conn = openConnection(path, { timeout: 2000, readonly: false, durability: 'normal' });
+        const conn = openConnection(path, { timeout: 2000, readonly: false, durability: 'normal', mmapSize: 0 });
         ensureStore(conn, 'race', 'json', previous);
         const insert = conn.client.prepare('INSERT INTO race (key, value, expires_at) VALUES (?, ?, ?)');
         for (let i = 0; i < 500; i++) insert.run(`k:${i}`, JSON.stringify({ i }), i % 10 === 0 ? Date.now() + 3_600_000 : null);
