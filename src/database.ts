@@ -3,7 +3,7 @@ import { KVError, KVTypeError, toKVError } from './errors';
 import { type FormatReport, assertDatabaseSupported, dropStore, inspectFormat, migrateAll } from './migrator';
 import { type AdoptKvCacheOptions, type AdoptedTable, adoptKvCacheTables } from './kv-cache-adoption';
 import { assertStoreName } from './names';
-import { type KVDatabaseOptions, type KVStoreOptions, type ResolvedStoreOptions, resolveDatabaseOptions, resolveStoreOptions } from './options';
+import { type KVDatabaseOptions, type KVStoreOptions, type ResolvedStoreOptions, assertOptionsObject, resolveDatabaseOptions, resolveStoreOptions } from './options';
 import { Registry, type StoreRecord } from './registry';
 import { BINDING, KVStore } from './store';
 import { describe } from './validate';
@@ -11,6 +11,15 @@ import { describe } from './validate';
 /** Whether two resolved store options would make the same store. */
 function sameOptions(a: ResolvedStoreOptions, b: ResolvedStoreOptions): boolean {
   return a.serializer === b.serializer && a.defaultTtl === b.defaultTtl && a.clock === b.clock && a.schema === b.schema;
+}
+
+/** Options of {@link KVDatabase.drop}. */
+export interface DropOptions {
+  /**
+   * Drop the store even if it is in a newer format than this library.
+   * @default false
+   */
+  force?: boolean;
 }
 
 /** A store as listed by {@link KVDatabase.stores}. */
@@ -154,15 +163,22 @@ export class KVDatabase implements Disposable {
 
   /**
    * Deletes the store `name` and all its entries. Open handles on it are closed.
+   * A store written by a newer release (see {@link KVDatabase.inspect}) is
+   * refused with `ERR_KV_FORMAT_TOO_NEW` unless `options.force`.
    *
    * @returns whether the store existed
    */
-  drop(name: string): boolean {
+  drop(name: string, options?: DropOptions): boolean {
     const connection = this.#use('drop');
     assertStoreName(name);
+    if (options !== undefined) assertOptionsObject(options, ['force'], 'drop: ');
+    const force = options?.force ?? false;
+    if (typeof force !== 'boolean') {
+      throw new KVTypeError('ERR_KV_INVALID_OPTION', `drop: option "force" must be a boolean, got ${describe(force)}`);
+    }
     let dropped: boolean;
     try {
-      dropped = dropStore(connection, name);
+      dropped = dropStore(connection, name, force);
     } catch (err) {
       throw toKVError(err, 'drop');
     }

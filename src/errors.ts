@@ -143,6 +143,11 @@ export function isKVError(err: unknown): err is AnyKVError {
   return typeof err === 'object' && err !== null && BRAND in err;
 }
 
+/** Whether `err` is SQLite's "no such table" (a table dropped, or bookkeeping not created yet). @internal */
+export function isMissingTable(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'SQLITE_ERROR' && /no such table/.test((err as Error).message);
+}
+
 /** SQLite result codes (primary part, before any `_EXTENDED` suffix) and what they mean here. */
 const DRIVER_CODES: Readonly<Record<string, KVErrorCode>> = {
   SQLITE_BUSY: 'ERR_KV_BUSY',
@@ -151,6 +156,7 @@ const DRIVER_CODES: Readonly<Record<string, KVErrorCode>> = {
   SQLITE_CORRUPT: 'ERR_KV_CORRUPT',
   SQLITE_FULL: 'ERR_KV_FULL',
   SQLITE_IOERR: 'ERR_KV_IO',
+  SQLITE_TOOBIG: 'ERR_KV_INVALID_VALUE',
   SQLITE_READONLY: 'ERR_KV_READONLY',
   SQLITE_CANTOPEN: 'ERR_KV_CANT_OPEN',
 };
@@ -167,6 +173,14 @@ export function toKVError(err: unknown, operation: string): unknown {
   // (Matched by message, not instanceof: the driver's TypeError may come from another realm.)
   if ((err as Error | null)?.message === 'The database connection is not open') {
     return new KVError('ERR_KV_CLOSED', `${operation}: the database connection is closed`, { cause: err });
+  }
+  // better-sqlite3 refuses to bind what exceeds SQLite's length limit before SQLite sees it, with a plain RangeError.
+  if (err instanceof RangeError && !isKVError(err) && err.message === 'The bound string, buffer, or bigint is too big') {
+    return new KVRangeError(
+      'ERR_KV_INVALID_VALUE',
+      `${operation}: the key or the encoded value is larger than SQLite's limit of 1,000,000,000 bytes; nothing was written`,
+      { cause: err },
+    );
   }
   const driverCode = (err as { code?: unknown } | null)?.code;
   if (isKVError(err) || typeof driverCode !== 'string' || !driverCode.startsWith('SQLITE_')) return err;

@@ -10,7 +10,7 @@ export type { ConnectionSource } from './connection';
 export { scache } from './scache';
 export type { Memoized, MemoStore, ScacheOptions, ScacheWrapper } from './scache';
 export { KVDatabase } from './database';
-export type { FileInfo, StoreInfo } from './database';
+export type { DropOptions, FileInfo, StoreInfo } from './database';
 export type { AdoptKvCacheOptions, AdoptedTable } from './kv-cache-adoption';
 export type { Clock, Durability, SchemaMode, KVDatabaseOptions, KVStoreFileOptions, KVStoreOptions } from './options';
 export type { Ttl } from './validate';

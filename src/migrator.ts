@@ -104,6 +104,43 @@ export function ensureStore(conn: Connection, name: string, serializer: string, 
   });
 }
 
+/**
+ * Why an open handle's store is no longer what it opened (see
+ * `StoreGuard`): another connection dropped it, migrated it to a newer
+ * format, or recreated it with another serializer. The handle's write was
+ * refused before anything was written.
+ */
+export function staleStoreError(conn: Connection, name: string, serializer: string, format = CURRENT_FORMAT): KVError {
+  let record: StoreRecord | undefined;
+  try {
+    record = new Registry(conn).find(name);
+  } catch {
+    record = undefined; // the bookkeeping itself is gone: so is the store
+  }
+  const refused = 'so this handle wrote nothing';
+  if (record === undefined || record.name !== name) {
+    return new KVError('ERR_KV_NO_SUCH_STORE', `store "${name}" was dropped by another connection while this handle was open, ${refused}; open it again`);
+  }
+  if (record.version > format.store.length) {
+    return new KVError(
+      'ERR_KV_FORMAT_TOO_NEW',
+      `store "${name}" was migrated to format version ${record.version} by a newer drizzle-kv while this handle was open; ` +
+        `this drizzle-kv writes version ${format.store.length}, ${refused}; upgrade drizzle-kv`,
+    );
+  }
+  if (record.version < format.store.length) {
+    return new KVError(
+      'ERR_KV_MIGRATION_PENDING',
+      `store "${name}" was recreated in format version ${record.version} by an older drizzle-kv while this handle was open, ${refused}; open it again to migrate it`,
+    );
+  }
+  return new KVError(
+    'ERR_KV_SERIALIZER_MISMATCH',
+    `store "${name}" was recreated with the "${record.serializer}" serializer while this handle, which writes "${serializer}", was open, ${refused}; ` +
+      `open it again with serializer "${record.serializer}"`,
+  );
+}
+
 /** Refuses to create a store whose name is taken by a table or index that is not a store. */
 function assertCreatable(registry: Registry, name: string): void {
   if (registry.isKvCacheTable(name)) {
@@ -152,10 +189,16 @@ export interface FormatReport {
   readonly supportedDatabaseVersion: number;
   /** The per-store version this library writes. */
   readonly supportedStoreVersion: number;
-  /** Every store, with whether it has migration steps pending. */
-  readonly stores: readonly (StoreRecord & { readonly pending: boolean })[];
+  /**
+   * Every store, with whether it has migration steps pending, and whether it
+   * is `newer` than this library (written by a later release: this one
+   * refuses to open, migrate or drop it).
+   */
+  readonly stores: readonly (StoreRecord & { readonly pending: boolean; readonly newer: boolean })[];
   /** Whether anything in the file would be migrated by {@link migrateAll}. */
   readonly pending: boolean;
+  /** Whether any store is newer than this library (then {@link migrateAll} refuses, and migrates nothing). */
+  readonly newer: boolean;
   /** Tables in kv-cache's (Python) layout, which `adoptKvCache` would convert. */
   readonly kvCacheTables: readonly string[];
 }
@@ -169,6 +212,7 @@ export function inspectFormat(conn: Connection, format = CURRENT_FORMAT): Format
     const stores = (databaseVersion === 0 ? [] : registry.list()).map((record) => ({
       ...record,
       pending: record.version < format.store.length,
+      newer: record.version > format.store.length,
     }));
     return {
       databaseVersion,
@@ -176,6 +220,7 @@ export function inspectFormat(conn: Connection, format = CURRENT_FORMAT): Format
       supportedStoreVersion: format.store.length,
       stores,
       pending: (databaseVersion > 0 && databaseVersion < format.database.length) || stores.some((s) => s.pending),
+      newer: stores.some((s) => s.newer),
       kvCacheTables: registry.kvCacheTables(),
     };
   });
@@ -211,13 +256,25 @@ export function assertDatabaseSupported(conn: Connection, format = CURRENT_FORMA
   assertNotNewer('the database file', version, format.database.length);
 }
 
-/** Drops the store `name` (its table, its index, its registry row). Returns whether it existed. */
-export function dropStore(conn: Connection, name: string): boolean {
+/**
+ * Drops the store `name` (its table, its index, its registry row). Returns
+ * whether it existed. A store in a newer format than this library is
+ * refused unless `force`: a release that cannot read a store should not be
+ * the one to decide it is disposable.
+ */
+export function dropStore(conn: Connection, name: string, force = false, format = CURRENT_FORMAT): boolean {
   const registry = new Registry(conn);
   return conn.immediate(() => {
     if (registry.databaseVersion() === 0) return false;
     const record = registry.find(name);
     if (!record || record.name !== name) return false;
+    if (!force && record.version > format.store.length) {
+      throw new KVError(
+        'ERR_KV_FORMAT_TOO_NEW',
+        `store "${name}" is in format version ${record.version}, newer than the version ${format.store.length} this drizzle-kv supports; ` +
+          'it was not dropped (pass { force: true } to drop it all the same)',
+      );
+    }
     conn.client.exec(`DROP TABLE IF EXISTS "${name}"`);
     registry.remove(name);
     return true;

@@ -10,6 +10,25 @@ export const MAX_NAME_LENGTH = 128;
 export const DEFAULT_STORE_NAME = 'key_value_store';
 
 /**
+ * Tables other tools keep their bookkeeping in (lower case): a store of one
+ * of these names would break their migrator or be mistaken for theirs.
+ */
+const FOREIGN_BOOKKEEPING = new Set([
+  '__drizzle_migrations',
+  '_prisma_migrations',
+  'knex_migrations',
+  'knex_migrations_lock',
+  'kysely_migration',
+  'kysely_migration_lock',
+  'mikro_orm_migrations',
+  'sequelizemeta',
+  'schema_migrations',
+  'flyway_schema_history',
+  'goose_db_version',
+  '__efmigrationshistory',
+]);
+
+/**
  * Checks a store name before anything touches the file. Names become table
  * names inside SQL, so only plain identifiers pass: this is what makes
  * `"x; DROP TABLE y"` harmless, not quoting.
@@ -35,6 +54,12 @@ export function assertStoreName(name: unknown): asserts name is string {
     throw new KVRangeError(
       'ERR_KV_INVALID_NAME',
       `invalid store name ${describe(name)}: names starting with "sqlite_" or "drizzle_kv_" are reserved`,
+    );
+  }
+  if (FOREIGN_BOOKKEEPING.has(lower)) {
+    throw new KVRangeError(
+      'ERR_KV_INVALID_NAME',
+      `invalid store name ${describe(name)}: it is the name of another tool's migration bookkeeping table`,
     );
   }
 }

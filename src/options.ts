@@ -63,7 +63,8 @@ export interface KVStoreOptions {
   defaultTtl?: number;
   /**
    * Where "now" comes from, in epoch milliseconds.
-   * @default Date
+   * @default the global `Date.now`, looked up at each call (so fake timers
+   *   installed after the store opened, as jest's and sinon's are, control it)
    */
   clock?: Clock;
   /**
@@ -105,6 +106,13 @@ export interface ResolvedStoreOptions {
   readonly clock: Clock;
   readonly schema: SchemaMode;
 }
+
+/**
+ * The default clock. It looks up the global `Date` at every call rather than
+ * keeping the one that existed when the store opened: test frameworks replace
+ * `Date` when a test installs fake timers, usually after the app's stores opened.
+ */
+const systemClock: Clock = { now: () => Date.now() };
 
 const DATABASE_KEYS = ['timeout', 'readonly', 'durability', 'mmapSize'] as const;
 const STORE_KEYS = ['serializer', 'defaultTtl', 'clock', 'schema'] as const;
@@ -156,7 +164,7 @@ function resolveDatabaseFields(options: Record<string, unknown>): ResolvedDataba
 }
 
 function resolveStoreFields(options: Record<string, unknown>): ResolvedStoreOptions {
-  const { serializer, defaultTtl, clock = Date, schema = 'managed' } = options;
+  const { serializer, defaultTtl, clock = systemClock, schema = 'managed' } = options;
   if (schema !== 'managed' && schema !== 'external') {
     throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "schema" must be 'managed' or 'external', got ${describe(schema)}`);
   }

@@ -1,5 +1,6 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import type { Connection } from './connection';
+import { isMissingTable } from './errors';
 import { FORMAT_META_KEY, kvMeta, kvStores } from './schema/database';
 
 /** A store as the registry records it. */
@@ -31,10 +32,6 @@ const PROBE_SQL = `SELECT s.name AS name, s.version AS version, s.serializer AS 
 
 /** SQLite names are case-insensitive (for ASCII), so lookups by name are too. */
 const sameName = (name: string) => sql`${kvStores.name} = ${name} COLLATE NOCASE`;
-
-function isMissingTable(err: unknown): boolean {
-  return (err as { code?: unknown }).code === 'SQLITE_ERROR' && /no such table/.test((err as Error).message);
-}
 
 /**
  * Typed queries on the bookkeeping tables (`drizzle_kv_meta`, `drizzle_kv_stores`).

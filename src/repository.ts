@@ -1,8 +1,9 @@
 import type { Statement } from 'better-sqlite3';
-import { Param, Placeholder, and, asc, count, eq, gt, gte, inArray, is, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { Param, Placeholder, type SQL, and, asc, count, eq, exists, gt, gte, inArray, is, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type { Connection } from './connection';
 import type { KeyRange } from './key-range';
+import { kvStores } from './schema/database';
 import { type EncodedValue, type KVTable, entrySize, kvTable } from './schema/store';
 
 const key = sql.placeholder('key');
@@ -15,44 +16,91 @@ const limit = sql.placeholder('limit');
 const updatedAt = sql.placeholder('updatedAt');
 const size = sql.placeholder('size');
 
-/** Every query of one store table, typed Drizzle, as a function that builds it. */
-function queryBuilders(db: BetterSQLite3Database, t: KVTable) {
+/**
+ * The registry row a managed store's writes are conditioned on: the store's
+ * name, the format version and the serializer this handle writes. Another
+ * process may migrate the store (a newer release) or drop and recreate it
+ * (another serializer) while this handle is open; every write statement then
+ * finds no such row and changes nothing, in the same statement, so no row of
+ * the old format or serializer ever lands in the table.
+ */
+export interface StoreGuard {
+  readonly version: number;
+  readonly serializer: string;
+  /** The error explaining why the guard no longer holds (read from the registry). */
+  stale(): Error;
+}
+
+/** An SQL string literal (SQLite: quotes doubled; no other escapes exist). */
+const literal = (text: string) => sql.raw(`'${text.replaceAll("'", "''")}'`);
+
+/**
+ * The condition on the registry row of `table` that {@link StoreGuard}
+ * describes. Its values are literals, not placeholders: they are constant
+ * for the handle, and binding them at every call would cost every write.
+ */
+function guardCondition(table: string, guard: StoreGuard): SQL | undefined {
+  return and(
+    eq(kvStores.name, literal(table)),
+    eq(kvStores.version, sql.raw(String(guard.version))),
+    eq(kvStores.serializer, literal(guard.serializer)),
+  );
+}
+
+/**
+ * Every query of one store table, typed Drizzle, as a function that builds
+ * it. With a guard, every write is conditioned on it (see {@link StoreGuard}).
+ */
+function queryBuilders(db: BetterSQLite3Database, t: KVTable, guarded: SQL | undefined) {
   const live = or(isNull(t.expiresAt), gt(t.expiresAt, now));
   const inRange = and(gte(t.key, lo), lt(t.key, hi), live);
+  const current = guarded && exists(db.select({ one: sql`1` }).from(kvStores).where(guarded));
   const replaceRow = {
     value: sql`excluded.value`,
     expiresAt: sql`excluded.expires_at`,
     updatedAt: sql`excluded.updated_at`,
     size: sql`excluded.size`,
   };
+  // The row to insert: given as values, or (guarded) selected from the registry row, so that no registry row means no insert.
+  const row = () => {
+    const values = { key, value, expiresAt, updatedAt, size };
+    if (guarded === undefined) return db.insert(t).values(values);
+    return db.insert(t).select(
+      db
+        .select({
+          key: sql`${key}`.as('key'),
+          value: sql`${value}`.as('value'),
+          expiresAt: sql`${expiresAt}`.as('expires_at'),
+          updatedAt: sql`${updatedAt}`.as('updated_at'),
+          size: sql`${size}`.as('size'),
+        })
+        .from(kvStores)
+        .where(guarded),
+    );
+  };
   return {
     read: () => db.select({ value: t.value, expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)),
     expiry: () => db.select({ expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)),
-    write: () =>
-      db
-        .insert(t)
-        .values({ key, value, expiresAt, updatedAt, size })
-        .onConflictDoUpdate({ target: t.key, set: replaceRow }),
+    write: () => row().onConflictDoUpdate({ target: t.key, set: replaceRow }),
     // Inserts, or replaces only an expired row: "set if absent" in one atomic statement.
     writeIfAbsent: () =>
-      db
-        .insert(t)
-        .values({ key, value, expiresAt, updatedAt, size })
-        .onConflictDoUpdate({ target: t.key, set: replaceRow, setWhere: and(isNotNull(t.expiresAt), lte(t.expiresAt, now)) }),
-    remove: () => db.delete(t).where(eq(t.key, key)).returning({ expiresAt: t.expiresAt }),
-    take: () => db.delete(t).where(eq(t.key, key)).returning({ value: t.value, expiresAt: t.expiresAt }),
-    setExpiry: () => db.update(t).set({ expiresAt: sql`${expiresAt}` }).where(and(eq(t.key, key), live)),
+      row().onConflictDoUpdate({ target: t.key, set: replaceRow, setWhere: and(isNotNull(t.expiresAt), lte(t.expiresAt, now)) }),
+    remove: () => db.delete(t).where(and(eq(t.key, key), current)).returning({ expiresAt: t.expiresAt }),
+    take: () => db.delete(t).where(and(eq(t.key, key), current)).returning({ value: t.value, expiresAt: t.expiresAt }),
+    setExpiry: () => db.update(t).set({ expiresAt: sql`${expiresAt}` }).where(and(eq(t.key, key), live, current)),
     keys: () => db.select({ key: t.key }).from(t).where(inRange).orderBy(asc(t.key)),
     entries: () => db.select({ key: t.key, value: t.value }).from(t).where(inRange).orderBy(asc(t.key)),
     page: () => db.select({ key: t.key, value: t.value }).from(t).where(inRange).orderBy(asc(t.key)).limit(limit),
     count: () => db.select({ n: count() }).from(t).where(live),
-    clear: () => db.delete(t),
-    clearRange: () => db.delete(t).where(and(gte(t.key, lo), lt(t.key, hi))),
+    clear: () => db.delete(t).where(current),
+    clearRange: () => db.delete(t).where(and(gte(t.key, lo), lt(t.key, hi), current)),
     // Goes through the partial expiry index: finding nothing expired is one index probe.
     cull: () =>
       db
         .delete(t)
-        .where(inArray(t.key, db.select({ key: t.key }).from(t).where(lte(t.expiresAt, now)).limit(limit))),
+        .where(and(inArray(t.key, db.select({ key: t.key }).from(t).where(lte(t.expiresAt, now)).limit(limit)), current)),
+    // Whether the guard holds: asked only when a guarded write changed nothing, to tell "nothing to change" from "stale".
+    current: () => db.select({ one: sql`1` }).from(kvStores).where(guarded ?? sql`1`),
   };
 }
 
@@ -60,7 +108,8 @@ function queryBuilders(db: BetterSQLite3Database, t: KVTable) {
 export type StoredRow = readonly [value: EncodedValue, expiresAt: number | null];
 
 type Builders = ReturnType<typeof queryBuilders>;
-type QueryName = keyof Builders;
+/** The name of one of a repository's queries. @internal */
+export type QueryName = keyof Builders;
 
 /**
  * For each query: the order its placeholders bind in (checked against the
@@ -82,6 +131,7 @@ const SHAPES: Record<QueryName, { readonly order: readonly string[]; readonly ro
   clear: { order: [] },
   clearRange: { order: ['lo', 'hi'] },
   cull: { order: ['now', 'limit'] },
+  current: { order: [], rows: 'pluck' },
 };
 
 /** The placeholder a query parameter stands for, if it is one. */
@@ -123,10 +173,18 @@ export class KVRepository {
   #build: Builders | undefined;
   readonly #statements = new Map<QueryName, Statement>();
 
-  /** Nothing is built here: opening a store for one `get` should pay for that one query only. */
-  constructor(conn: Connection, table: string) {
+  readonly #guard: StoreGuard | undefined;
+
+  /**
+   * Nothing is built here: opening a store for one `get` should pay for that one query only.
+   *
+   * @param guard - for a store this library manages, the registry row every write is conditioned on;
+   *   `undefined` for a table the app's own migrations manage (it has no registry row).
+   */
+  constructor(conn: Connection, table: string, guard?: StoreGuard) {
     this.#conn = conn;
     this.#table = table;
+    this.#guard = guard;
   }
 
   /**
@@ -136,11 +194,30 @@ export class KVRepository {
   #q(name: QueryName): Statement {
     let statement = this.#statements.get(name);
     if (statement === undefined) {
-      this.#build ??= queryBuilders(this.#conn.db, kvTable(this.#table));
+      this.#build ??= queryBuilders(this.#conn.db, kvTable(this.#table), this.#guard && guardCondition(this.#table, this.#guard));
       statement = compile(this.#conn, name, this.#build[name]());
       this.#statements.set(name, statement);
     }
     return statement;
+  }
+
+  /**
+   * After a guarded write that changed nothing: throws if that was because the
+   * guard no longer holds, so "nothing to change" is never confused with "this
+   * handle's store is gone or changed".
+   */
+  #checkGuard(): void {
+    if (this.#guard !== undefined && this.#q('current').get() === undefined) throw this.#guard.stale();
+  }
+
+  /** The SQL text of query `name`, as prepared on the driver. For tests that check query plans. @internal */
+  sqlOf(name: QueryName): string {
+    return this.#q(name).source;
+  }
+
+  /** Throws the guard's error if it no longer holds (for callers that met an unreadable row). */
+  assertCurrent(): void {
+    this.#checkGuard();
   }
 
   /** The row of `k`, live or expired. */
@@ -155,27 +232,43 @@ export class KVRepository {
 
   /** Inserts or replaces the row of `k`, written at `at`. */
   write(k: string, v: EncodedValue, exp: number | null, at: number): void {
-    this.#q('write').run(k, v, exp, at, entrySize(k, v));
+    // An upsert always changes one row, unless the guard refused it.
+    if (this.#q('write').run(k, v, exp, at, entrySize(k, v)).changes === 0) this.#checkGuard();
   }
 
   /** Writes unless a live row holds `k` at `at`. Returns whether it wrote. */
   writeIfAbsent(k: string, v: EncodedValue, exp: number | null, at: number): boolean {
-    return this.#q('writeIfAbsent').run(k, v, exp, at, entrySize(k, v), at).changes > 0;
+    if (this.#q('writeIfAbsent').run(k, v, exp, at, entrySize(k, v), at).changes > 0) return true;
+    this.#checkGuard();
+    return false;
   }
 
-  /** Deletes the row of `k`, live or expired, in one statement. Returns its expiry (`undefined`: there was none). */
+  /**
+   * Deletes the row of `k`, live or expired, in one statement. Returns its expiry (`undefined`: there was none).
+   *
+   * `DELETE … RETURNING` is stepped to its end (`all`, not `get`): an
+   * autocommit statement commits when it finishes, and a statement stepped
+   * once commits in its reset, whose error the driver drops — a failed commit
+   * (disk full, busy) would then report a row deleted that is still there.
+   */
   remove(k: string): number | null | undefined {
-    return this.#q('remove').get(k) as number | null | undefined;
+    const rows = this.#q('remove').all(k) as (number | null)[];
+    if (rows.length === 0) this.#checkGuard();
+    return rows.length === 0 ? undefined : rows[0];
   }
 
-  /** Deletes the row of `k` and returns it, in one statement. */
+  /** Deletes the row of `k` and returns it, in one statement (stepped to its end, as {@link KVRepository.remove}). */
   take(k: string): StoredRow | undefined {
-    return this.#q('take').get(k) as StoredRow | undefined;
+    const rows = this.#q('take').all(k) as StoredRow[];
+    if (rows.length === 0) this.#checkGuard();
+    return rows[0];
   }
 
   /** Sets the expiry of a live row. Returns whether there was one. */
   setExpiry(k: string, exp: number | null, at: number): boolean {
-    return this.#q('setExpiry').run(exp, k, at).changes > 0;
+    if (this.#q('setExpiry').run(exp, k, at).changes > 0) return true;
+    this.#checkGuard();
+    return false;
   }
 
   /** Live keys in `range`, in key order. */
@@ -200,13 +293,16 @@ export class KVRepository {
 
   /** Deletes every row (live or expired) in `range`, or in the table. Returns how many. */
   clear(range?: KeyRange): number {
-    if (range === undefined) return this.#q('clear').run().changes;
-    return this.#q('clearRange').run(range.lo, range.hi).changes;
+    const { changes } = range === undefined ? this.#q('clear').run() : this.#q('clearRange').run(range.lo, range.hi);
+    if (changes === 0) this.#checkGuard();
+    return changes;
   }
 
   /** Deletes at most `n` expired rows. Returns how many it deleted. */
   cull(at: number, n: number): number {
-    return this.#q('cull').run(at, n).changes;
+    const { changes } = this.#q('cull').run(at, n);
+    if (changes === 0) this.#checkGuard();
+    return changes;
   }
 
   /** Runs `fn` in an IMMEDIATE transaction (a savepoint when nested). */

@@ -29,23 +29,45 @@ function asText(data: EncodedValue): string {
 }
 
 /**
- * Refuses what `JSON.stringify` would silently change: a value must read back
- * as what was written. Objects with a `toJSON` method are stored as what it
- * returns (so a `Date` comes back as its ISO string), as JSON defines.
- * `undefined` object properties are dropped, as JSON does.
+ * Writes `value` as JSON text in one pass, refusing what `JSON.stringify`
+ * would silently change or drop, so that a value reads back as what was
+ * written. Each property is read once and `toJSON` called once, and what was
+ * checked is what is written: a getter or `toJSON` that answers differently
+ * the second time cannot slip past the check.
  *
- * `ancestors` holds the objects above `value` (to find cycles) and `trail`
- * the keys leading to it; the path is only spelled out for a refusal, so a
- * value that passes costs no string building.
+ * As JSON defines, an object's `toJSON` result is what is stored (so a `Date`
+ * comes back as its ISO string) and `undefined` object properties are left
+ * out; `-0` is written as `0`. Everything else JSON cannot represent is
+ * refused: `NaN` and `±Infinity`, `undefined` in an array or at the top of a
+ * `toJSON` result, array holes, named or symbol-keyed properties of arrays,
+ * symbol-keyed and non-enumerable properties of objects, functions, symbols,
+ * `BigInt`s, cycles, and objects that are neither plain objects nor arrays.
+ *
+ * `trail` holds the keys leading to `value`; the path is only spelled out for
+ * a refusal, so a value that passes costs no string building.
  */
-function assertJsonFaithful(value: unknown, ancestors: object[], trail: (string | number)[]): void {
+function writeJson(value: unknown, key: string, ancestors: object[], trail: (string | number)[]): string {
+  if (typeof value === 'object' && value !== null) {
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') {
+      const replaced: unknown = (toJSON as (key: string) => unknown).call(value, key);
+      if (replaced === undefined) throw refuse(trail, 'undefined (from toJSON)', 'JSON would drop it or turn it into null');
+      return writeJsonData(replaced, ancestors, trail);
+    }
+  }
+  return writeJsonData(value, ancestors, trail);
+}
+
+/** {@link writeJson} for a value whose `toJSON`, if any, has been applied. */
+function writeJsonData(value: unknown, ancestors: object[], trail: (string | number)[]): string {
   switch (typeof value) {
     case 'string':
+      return quote(value);
     case 'boolean':
-      return;
+      return value ? 'true' : 'false';
     case 'number':
       if (!Number.isFinite(value)) throw refuse(trail, `${value}`, 'JSON has no NaN or Infinity');
-      return;
+      return `${value}`; // what JSON writes for a finite number (Number::toString; -0 as 0)
     case 'undefined':
       throw refuse(trail, 'undefined', 'JSON would turn it into null');
     case 'object':
@@ -53,39 +75,66 @@ function assertJsonFaithful(value: unknown, ancestors: object[], trail: (string 
     default:
       throw refuse(trail, describe(value), 'JSON cannot represent it');
   }
-  if (value === null) return;
-  const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') {
-    const key = trail.length === 0 ? '' : String(trail[trail.length - 1]);
-    assertJsonFaithful((toJSON as (key: string) => unknown).call(value, key), ancestors, trail);
-    return;
-  }
+  if (value === null) return 'null';
   if (ancestors.includes(value)) throw refuse(trail, 'a circular reference', 'JSON cannot represent cycles');
   ancestors.push(value);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      trail.push(i);
-      if (!(i in value)) throw refuse(trail, 'an array hole', 'JSON would turn it into null');
-      assertJsonFaithful(value[i], ancestors, trail);
-      trail.pop();
-    }
-  } else {
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      throw refuse(trail, describe(value), 'JSON would not read it back as the same kind of object');
-    }
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record);
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i] as string;
-      const v = record[k];
-      if (v === undefined) continue;
-      trail.push(k);
-      assertJsonFaithful(v, ancestors, trail);
-      trail.pop();
-    }
-  }
+  const text = Array.isArray(value) ? writeJsonArray(value, ancestors, trail) : writeJsonObject(value, ancestors, trail);
   ancestors.pop();
+  return text;
+}
+
+function writeJsonArray(array: unknown[], ancestors: object[], trail: (string | number)[]): string {
+  const length = array.length;
+  let text = '[';
+  for (let i = 0; i < length; i++) {
+    trail.push(i);
+    if (!(i in array)) throw refuse(trail, 'an array hole', 'JSON would turn it into null');
+    text += (i === 0 ? '' : ',') + writeJson(array[i], String(i), ancestors, trail);
+    trail.pop();
+  }
+  // JSON writes only the elements of an array. With no holes (refused above), its enumerable
+  // keys are exactly its indexes unless it has named properties too; symbols are listed apart.
+  // (Reflect.ownKeys would answer both at once, at several times the cost.)
+  if (Object.keys(array).length !== length || Object.getOwnPropertySymbols(array).length > 0) {
+    const extra = Reflect.ownKeys(array).find((k) => k !== 'length' && !(typeof k === 'string' && String(Number(k)) === k && Number(k) < length));
+    throw refuse(trail, `an array with the extra property ${String(extra)}`, 'JSON keeps only the elements of an array');
+  }
+  return `${text}]`;
+}
+
+function writeJsonObject(value: object, ancestors: object[], trail: (string | number)[]): string {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    throw refuse(trail, describe(value), 'JSON would not read it back as the same kind of object');
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (Object.getOwnPropertyNames(record).length !== keys.length || Object.getOwnPropertySymbols(record).length > 0) {
+    const hidden = Reflect.ownKeys(record).find((k) => typeof k === 'symbol' || !Object.prototype.propertyIsEnumerable.call(record, k));
+    const what = typeof hidden === 'symbol' ? `a symbol-keyed property (${String(hidden)})` : `a non-enumerable property "${String(hidden)}"`;
+    throw refuse(trail, what, 'JSON would drop it');
+  }
+  let text = '{';
+  let first = true;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    const v = record[k];
+    if (v === undefined) continue;
+    trail.push(k);
+    text += `${first ? '' : ','}${quote(k)}:${writeJson(v, k, ancestors, trail)}`;
+    trail.pop();
+    first = false;
+  }
+  return `${text}}`;
+}
+
+/** Characters a JSON string must escape (and lone surrogates, which JSON.stringify writes as escapes). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as JSON text: most keys and values need no escape, and skipping JSON.stringify for them is several times cheaper. */
+function quote(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 
 function refuse(trail: readonly (string | number)[], what: string, why: string): KVTypeError {
@@ -109,8 +158,7 @@ export const jsonSerializer: Serializer = {
   name: 'json',
   serialize(value) {
     if (value === undefined) return '';
-    assertJsonFaithful(value, [], []);
-    return JSON.stringify(value);
+    return writeJson(value, '', [], []);
   },
   deserialize(data) {
     const text = asText(data);

@@ -1,10 +1,10 @@
 import { type Connection, type ConnectionSource, borrowConnection, isConnectionSource, openConnection, resolveDatabasePath } from './connection';
-import { KVError, KVTypeError, KVRangeError, isKVError, toKVError } from './errors';
+import { KVError, KVTypeError, KVRangeError, isKVError, isMissingTable, toKVError } from './errors';
 import { type KeyRange, prefixRange, successor } from './key-range';
-import { ensureStore } from './migrator';
+import { STORE_FORMAT_VERSION, ensureStore, staleStoreError } from './migrator';
 import { type KVStoreFileOptions, type KVStoreOptions, type ResolvedStoreOptions, resolveFileOptions } from './options';
 import { schemaProblems } from './schema-check';
-import { KVRepository } from './repository';
+import { KVRepository, type StoreGuard } from './repository';
 import type { EncodedValue } from './schema/store';
 import { type Ttl, assertKey, describe, expiryFromTtl, isLive } from './validate';
 
@@ -64,6 +64,12 @@ export interface StoreBinding {
   readonly closesConnection: boolean;
   /** Called once when the store closes. */
   readonly onClose?: (store: object) => void;
+}
+
+/** The guard that conditions a managed store's writes on the registry row this handle opened (see {@link StoreGuard}). */
+function guardOf(connection: Connection, table: string, options: ResolvedStoreOptions): StoreGuard {
+  const serializer = options.serializer.name;
+  return { version: STORE_FORMAT_VERSION, serializer, stale: () => staleStoreError(connection, table, serializer) };
 }
 
 /** A write culls expired rows every this many writes (and on its first write)… */
@@ -137,7 +143,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     try {
       if (options.schema === 'external') assertExternalSchema(connection, table);
       else ensureStore(connection, table, options.serializer.name);
-      this.#repo = new KVRepository(connection, table);
+      this.#repo = new KVRepository(connection, table, options.schema === 'external' ? undefined : guardOf(connection, table, options));
     } catch (err) {
       if (binding.closesConnection) connection.close();
       throw toKVError(err, `open store "${table}"`);
@@ -161,7 +167,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
       if (row === undefined || !isLive(row[1], this.#now())) return defaultValue;
       return this.#decode(row[0], key);
     } catch (err) {
-      throw toKVError(err, 'get');
+      throw this.#fail(err, 'get');
     }
   }
 
@@ -190,7 +196,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
         this.#binding.connection.maintain();
       }
     } catch (err) {
-      throw toKVError(err, 'set');
+      throw this.#fail(err, 'set');
     }
   }
 
@@ -209,7 +215,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     try {
       return repo.writeIfAbsent(key, data, expiresAt, now);
     } catch (err) {
-      throw toKVError(err, 'add');
+      throw this.#fail(err, 'add');
     }
   }
 
@@ -221,7 +227,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
       const expiresAt = repo.expiry(key);
       return expiresAt !== undefined && isLive(expiresAt, this.#now());
     } catch (err) {
-      throw toKVError(err, 'has');
+      throw this.#fail(err, 'has');
     }
   }
 
@@ -237,7 +243,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
       const expiresAt = repo.remove(key);
       return expiresAt !== undefined && isLive(expiresAt, this.#now());
     } catch (err) {
-      throw toKVError(err, 'delete');
+      throw this.#fail(err, 'delete');
     }
   }
 
@@ -252,7 +258,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
       if (row === undefined || !isLive(row[1], this.#now())) return defaultValue;
       return this.#decode(row[0], key);
     } catch (err) {
-      throw toKVError(err, 'pop');
+      throw this.#fail(err, 'pop');
     }
   }
 
@@ -269,7 +275,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     try {
       return repo.setExpiry(key, expiresAt, now);
     } catch (err) {
-      throw toKVError(err, 'touch');
+      throw this.#fail(err, 'touch');
     }
   }
 
@@ -286,7 +292,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
       if (expiresAt === undefined || !isLive(expiresAt, now)) return undefined;
       return expiresAt === null ? Infinity : (expiresAt - now) / 1000;
     } catch (err) {
-      throw toKVError(err, 'ttl');
+      throw this.#fail(err, 'ttl');
     }
   }
 
@@ -335,7 +341,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
         return next;
       });
     } catch (err) {
-      throw toKVError(err, operation);
+      throw this.#fail(err, operation);
     }
   }
 
@@ -359,7 +365,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
         return found;
       });
     } catch (err) {
-      throw toKVError(err, 'getMany');
+      throw this.#fail(err, 'getMany');
     }
   }
 
@@ -399,7 +405,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
       });
       this.#binding.connection.maintain();
     } catch (err) {
-      throw toKVError(err, 'setMany');
+      throw this.#fail(err, 'setMany');
     }
   }
 
@@ -410,7 +416,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     try {
       return repo.keys(range, this.#now());
     } catch (err) {
-      throw toKVError(err, 'keys');
+      throw this.#fail(err, 'keys');
     }
   }
 
@@ -451,7 +457,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     try {
       return repo.count(this.#now());
     } catch (err) {
-      throw toKVError(err, 'size');
+      throw this.#fail(err, 'size');
     }
   }
 
@@ -470,7 +476,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     try {
       return repo.clear(range);
     } catch (err) {
-      throw toKVError(err, 'clear');
+      throw this.#fail(err, 'clear');
     }
   }
 
@@ -493,7 +499,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
         if (n < batch) return total;
       }
     } catch (err) {
-      throw toKVError(err, 'purgeExpired');
+      throw this.#fail(err, 'purgeExpired');
     }
   }
 
@@ -534,6 +540,22 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     this.close();
   }
 
+  /**
+   * The error to throw for `err`, met during `operation`: a driver error
+   * becomes a typed one, and a table that vanished under this handle is
+   * explained from the registry (dropped, or recreated).
+   */
+  #fail(err: unknown, operation: string): unknown {
+    if (isMissingTable(err)) {
+      try {
+        this.#repo?.assertCurrent();
+      } catch (stale) {
+        return stale;
+      }
+    }
+    return toKVError(err, operation);
+  }
+
   #use(operation: string): KVRepository {
     const repo = this.#repo;
     if (repo === undefined) throw new KVError('ERR_KV_CLOSED', `${operation}: store "${this.name}" is closed`);
@@ -572,9 +594,12 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     try {
       return this.#options.serializer.deserialize(data);
     } catch (err) {
+      // The likeliest cause is checked first, and only now (reads stay one query): the store was recreated with another serializer.
+      this.#repo?.assertCurrent();
       throw new KVError(
         'ERR_KV_DESERIALIZE',
-        `the stored value of ${describe(key)} cannot be read with the "${this.#options.serializer.name}" serializer: ${(err as Error).message}`,
+        `the stored value of ${describe(key)} cannot be read with the "${this.#options.serializer.name}" serializer: ${(err as Error).message}; ` +
+          'the row is left as it is, for inspection (a set() of the key replaces it)',
         { cause: err },
       );
     }
@@ -603,7 +628,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
     try {
       return repo.entries(range, this.#now()).map(([key, data]) => [key, this.#decode(data, key) as V]);
     } catch (err) {
-      throw toKVError(err, operation);
+      throw this.#fail(err, operation);
     }
   }
 
@@ -624,7 +649,7 @@ export class KVStore<V = unknown> implements Disposable, Iterable<[string, V]> {
       try {
         rows = repo.page({ lo, hi: range.hi }, this.#now(), batchSize);
       } catch (err) {
-        throw toKVError(err, 'entries');
+        throw this.#fail(err, 'entries');
       }
       for (const [key, data] of rows) yield [key, this.#decode(data, key) as V];
       const last = rows[rows.length - 1];

@@ -119,3 +119,43 @@ describe('KVDatabase', () => {
   });
 });
 
+
+describe('a store written by a newer release', () => {
+  /** Raises a store's recorded format, as a newer release's migration would. */
+  function makeNewer(path: string, name: string): void {
+    withRaw(path, (raw) => raw.prepare('UPDATE drizzle_kv_stores SET version = ? WHERE name = ?').run(STORE_FORMAT_VERSION + 1, name));
+  }
+
+  it('is reported by inspect() as newer, not as current', () => {
+    const path = tempDb();
+    const db = new KVDatabase(path);
+    db.store('old').set('k', 1);
+    db.store('future').set('k', 1);
+    makeNewer(path, 'future');
+    const info = db.inspect();
+    expect(info.stores.map((s) => [s.name, s.pending, s.newer])).toEqual([
+      ['future', false, true],
+      ['old', false, false],
+    ]);
+    expect(info.newer).toBe(true);
+    expect(info.pending).toBe(false);
+    db.close();
+  });
+
+  it('is not dropped unless forced', () => {
+    const path = tempDb();
+    const db = new KVDatabase(path);
+    db.store('future').set('k', 1);
+    makeNewer(path, 'future');
+    const err = thrown(() => db.drop('future'));
+    expect(err.code).toBe('ERR_KV_FORMAT_TOO_NEW');
+    expect(err.message).toMatch(/not dropped.*force: true/);
+    expect(withRaw(path, (raw) => raw.prepare('SELECT count(*) FROM future').pluck().get())).toBe(1);
+    expect(db.stores().map((s) => s.name)).toEqual(['future']);
+    expect(thrown(() => db.drop('future', { force: 'yes' as unknown as boolean })).code).toBe('ERR_KV_INVALID_OPTION');
+    expect(thrown(() => db.drop('future', { forced: true } as never)).code).toBe('ERR_KV_INVALID_OPTION');
+    expect(db.drop('future', { force: true })).toBe(true);
+    expect(db.stores()).toEqual([]);
+    db.close();
+  });
+});

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { KVDatabase, KVStore, type Serializer, isKVError } from '../src';
+import { KVDatabase, KVStore, STORE_FORMAT_VERSION, type Serializer, isKVError } from '../src';
+import { KVRepository } from '../src/repository';
 import { openConnection } from '../src/connection';
 import { resolveDatabaseOptions } from '../src/options';
 import { describeStoreContract } from './contract/store-contract';
@@ -304,17 +305,28 @@ describe('cleanup of expired rows', () => {
     expect(rows).toBe(200);
   });
 
-  it('uses the partial expiry index to find expired rows', () => {
+  /** The query plan SQLite chooses for the repository's own cull statement (with and without the format guard). */
+  function cullPlan(guarded: boolean): string {
     const path = tempDb();
     new KVStore(path).close();
-    const plan = withRaw(path, (db) =>
-      db
-        .prepare('EXPLAIN QUERY PLAN SELECT key FROM key_value_store WHERE expires_at <= ? LIMIT 10')
-        .all(Date.now())
+    const conn = openConnection(path, { timeout: 1000, readonly: false, durability: 'normal', mmapSize: 0 });
+    try {
+      const guard = { version: STORE_FORMAT_VERSION, serializer: 'json', stale: () => new Error('stale') };
+      const repo = new KVRepository(conn, 'key_value_store', guarded ? guard : undefined);
+      return conn.client
+        .prepare(`EXPLAIN QUERY PLAN ${repo.sqlOf('cull')}`)
+        .all(Date.now(), 10)
         .map((r) => (r as { detail: string }).detail)
-        .join('\n'),
-    );
-    expect(plan).toContain('key_value_store_expires_at_idx');
+        .join('\n');
+    } finally {
+      conn.close();
+    }
+  }
+
+  it.each([true, false])('culls through the partial expiry index, never a scan of the table (guarded: %p)', (guarded) => {
+    const plan = cullPlan(guarded);
+    expect(plan).toContain('USING INDEX key_value_store_expires_at_idx');
+    expect(plan).not.toMatch(/SCAN key_value_store(?! USING)/);
   });
 });
 
