@@ -44,11 +44,28 @@ export interface ScacheOptions<A extends unknown[] = unknown[]> {
    * function, and to tell apart two functions that share a name.
    */
   name?: string;
+  /**
+   * Seconds after which a call still in flight is no longer shared: a new
+   * call with the same arguments starts a fresh execution instead of
+   * waiting for it, so a promise that never settles cannot block its key
+   * forever. Callers already waiting keep waiting for the original call,
+   * and get its outcome if it ever comes; that outcome is not cached (the
+   * fresh call's is). Fractions allowed; at most 2147483.647 (about 24.8
+   * days, the longest timer Node.js keeps); `Infinity` means no timeout.
+   * @default undefined (a call is shared until it settles, or until `clear()`)
+   */
+  inFlightTimeout?: number;
 }
 
 /** A memoized function: the original's signature, plus cache helpers. */
 export type Memoized<F extends (...args: never[]) => unknown> = F & {
-  /** Removes every cached result of this function. Returns how many entries were removed. */
+  /**
+   * Removes every cached result of this function, and forgets its calls in
+   * flight: the next call computes anew rather than joining one of them.
+   * Callers already waiting for a forgotten call still get its outcome,
+   * which is not cached (it may have been computed from data the clear
+   * meant to invalidate). Returns how many entries were removed.
+   */
   clear(): number;
   /** The store key a call with these arguments reads and writes. */
   keyFor(...args: Parameters<F>): string;
@@ -68,6 +85,8 @@ interface Entry {
 
 const MISS = Symbol('miss');
 const KEY_PREFIX = 'scache:';
+/** The longest delay `setTimeout` honours; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 let defaultStore: KVStore | undefined;
 function getDefaultStore(): KVStore {
@@ -94,8 +113,8 @@ function assertName(name: unknown, what: string): asserts name is string {
 
 function resolveOptions<A extends unknown[]>(options: ScacheOptions<A>): ScacheOptions<A> {
   const given: unknown = options; // checked as it came in, whatever its static type says
-  assertOptionsObject(given, ['ttl', 'store', 'conditionalKey', 'keyFunc', 'name'], 'scache: ');
-  const { ttl, store, conditionalKey, keyFunc, name } = options;
+  assertOptionsObject(given, ['ttl', 'store', 'conditionalKey', 'keyFunc', 'name', 'inFlightTimeout'], 'scache: ');
+  const { ttl, store, conditionalKey, keyFunc, name, inFlightTimeout } = options;
   if (ttl !== undefined) expiryFromTtl(ttl, 0, 'scache: option "ttl"');
   const isStore = (v: unknown): v is MemoStore =>
     typeof v === 'object' && v !== null && ['get', 'set', 'clear'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
@@ -109,6 +128,20 @@ function resolveOptions<A extends unknown[]>(options: ScacheOptions<A>): ScacheO
     throw new KVTypeError('ERR_KV_INVALID_OPTION', `scache: option "keyFunc" must be a function, got ${describe(keyFunc)}`);
   }
   if (name !== undefined) assertName(name, 'option "name"');
+  if (inFlightTimeout !== undefined) {
+    if (typeof inFlightTimeout !== 'number') {
+      throw new KVTypeError(
+        'ERR_KV_INVALID_OPTION',
+        `scache: option "inFlightTimeout" must be a number of seconds, got ${describe(inFlightTimeout)}`,
+      );
+    }
+    if (!(inFlightTimeout > 0) || (inFlightTimeout * 1000 > MAX_TIMER_MS && inFlightTimeout !== Infinity)) {
+      throw new KVRangeError(
+        'ERR_KV_INVALID_OPTION',
+        `scache: option "inFlightTimeout" must be a positive number of seconds, at most ${MAX_TIMER_MS / 1000} (or Infinity), got ${inFlightTimeout}`,
+      );
+    }
+  }
   return options;
 }
 
@@ -121,13 +154,28 @@ function resolveOptions<A extends unknown[]>(options: ScacheOptions<A>): ScacheO
  *   or not) return a promise of it. The resolved value is cached, never the
  *   promise; errors and rejections are never cached.
  * - `null` and `undefined` results are cached like any other.
+ * - The key is computed when the call is made, before the function runs:
+ *   an argument mutated while an async call is in flight (or by the
+ *   function itself) does not move its result, which is cached under the
+ *   key of the arguments as they were at the call.
  * - Concurrent calls with the same key share one execution while the first
- *   is in flight.
- * - A result the store cannot serialize is returned but not cached, and a
- *   warning (`DRIZZLE_KV_SCACHE_NOT_STORED`) is emitted once per function.
+ *   is in flight: until it settles, until `clear()`, or for at most
+ *   `inFlightTimeout` seconds. Callers already waiting keep waiting for
+ *   the original call; a call no longer shared does not cache its outcome.
+ * - A result always reaches its caller. One the store cannot keep (it
+ *   cannot serialize it, the store was closed meanwhile, the write failed)
+ *   is returned but not cached, and a warning
+ *   (`DRIZZLE_KV_SCACHE_NOT_STORED`) is emitted once per function.
+ * - A cached entry the store cannot decode (`ERR_KV_DESERIALIZE`, a damaged
+ *   row) is a miss: the function runs, its result overwrites the entry,
+ *   and a warning (`DRIZZLE_KV_SCACHE_DAMAGED`) is emitted once per function.
  *
  * Keys look like `scache:<name>:<sha256 of name and arguments>`, so one
- * function's entries share the prefix `scache:<name>:`.
+ * function's entries share the prefix `scache:<name>:`. An argument with no
+ * deterministic encoding (a function, a symbol, a class instance without
+ * `toJSON`, a cycle, a symbol-keyed or non-enumerable own property,
+ * nesting deeper than 1000 levels) is refused with
+ * `ERR_KV_UNKEYABLE_ARGUMENT` before the function runs; pass a `keyFunc`.
  *
  * @example
  * ```ts
@@ -138,7 +186,8 @@ function resolveOptions<A extends unknown[]>(options: ScacheOptions<A>): ScacheO
  * ```
  */
 export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A> = {}): ScacheWrapper {
-  const { ttl, store: givenStore, conditionalKey, keyFunc, name: givenName } = resolveOptions(options);
+  const { ttl, store: givenStore, conditionalKey, keyFunc, name: givenName, inFlightTimeout } = resolveOptions(options);
+  const inFlightMs = inFlightTimeout === undefined || inFlightTimeout === Infinity ? undefined : Math.max(1, Math.ceil(inFlightTimeout * 1000));
 
   function wrap<F extends (...args: never[]) => unknown>(fn: F, context?: ClassMethodDecoratorContext): Memoized<F> {
     if (typeof fn !== 'function') {
@@ -178,8 +227,10 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
     };
     const call = fn as unknown as (this: unknown, ...args: unknown[]) => unknown;
     const store = () => givenStore ?? getDefaultStore();
+    // The calls new callers may join, by key. A call leaves it when it settles, when clear() forgets
+    // it, or when inFlightTimeout passes; only a call that leaves by settling caches its outcome.
     const inFlight = new Map<string, Promise<unknown>>();
-    let warned = false;
+    const warned = { notStored: false, damaged: false };
 
     const keyFor = (args: unknown[]): string => {
       const prefix = namespace();
@@ -191,19 +242,20 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
       return prefix + custom;
     };
 
+    const warnOnce = (kind: keyof typeof warned, message: string, code: string): void => {
+      if (warned[kind]) return;
+      warned[kind] = true;
+      process.emitWarning(message, { code, detail: 'Later occurrences for this function are not reported again.' });
+    };
+
     const remember = (key: string, entry: Entry): void => {
       try {
         store().set(key, entry, ttl);
       } catch (err) {
-        if (!isKVError(err) || err.code === 'ERR_KV_CLOSED') throw err;
-        // The caller still gets its result; the cache just could not keep it.
-        if (!warned) {
-          warned = true;
-          process.emitWarning(`scache: a result of ${name} was not cached: ${err.message}`, {
-            code: 'DRIZZLE_KV_SCACHE_NOT_STORED',
-            detail: 'Later failures of this function are not reported again.',
-          });
-        }
+        // Whatever went wrong (a value the serializer refuses, a store closed while the function ran, a
+        // full disk), the caller still gets its result; the cache just could not keep it.
+        const why = err instanceof Error ? err.message : describe(err);
+        warnOnce('notStored', `scache: a result of ${name} was not cached: ${why}`, 'DRIZZLE_KV_SCACHE_NOT_STORED');
       }
     };
 
@@ -214,7 +266,16 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
         if (flag === false || flag === 0) return call.apply(this, args);
       }
       const key = keyFor(args);
-      const found = kv.get(key, MISS);
+      let found: unknown;
+      try {
+        found = kv.get(key, MISS);
+      } catch (err) {
+        if (!isKVError(err) || err.code !== 'ERR_KV_DESERIALIZE') throw err;
+        // A damaged entry is a miss: computing the result again and overwriting the entry repairs it,
+        // where throwing would fail every call with these arguments until someone deletes the row.
+        warnOnce('damaged', `scache: a cached result of ${name} could not be read, so it is computed again: ${err.message}`, 'DRIZZLE_KV_SCACHE_DAMAGED');
+        found = MISS;
+      }
       if (found !== MISS && isEntry(found)) return found.async ? Promise.resolve(found.value) : found.value;
       const pending = inFlight.get(key);
       if (pending !== undefined) return pending;
@@ -224,18 +285,31 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
         remember(key, { value: result });
         return result;
       }
-      const shared = Promise.resolve(result).then(
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      /** Ends the call's sharing; true if it was still shared (not forgotten by clear() or the timeout). */
+      const leave = (): boolean => {
+        if (timer !== undefined) clearTimeout(timer);
+        if (inFlight.get(key) !== shared) return false;
+        inFlight.delete(key);
+        return true;
+      };
+      const shared: Promise<unknown> = Promise.resolve(result).then(
         (value) => {
-          inFlight.delete(key);
-          remember(key, { value, async: true });
+          if (leave()) remember(key, { value, async: true });
           return value;
         },
         (err: unknown) => {
-          inFlight.delete(key);
+          leave();
           throw err;
         },
       );
       inFlight.set(key, shared);
+      if (inFlightMs !== undefined) {
+        timer = setTimeout(() => {
+          if (inFlight.get(key) === shared) inFlight.delete(key);
+        }, inFlightMs);
+        timer.unref(); // a call that never settles must not keep the process alive either
+      }
       return shared;
     }
 
@@ -244,7 +318,10 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
       length: { value: fn.length, configurable: true },
     });
     return Object.assign(memoized, {
-      clear: () => store().clear({ prefix: namespace() }),
+      clear: () => {
+        inFlight.clear();
+        return store().clear({ prefix: namespace() });
+      },
       keyFor: (...args: unknown[]) => keyFor(args),
     }) as unknown as Memoized<F>;
   }
