@@ -174,8 +174,9 @@ export function toKVError(err: unknown, operation: string): unknown {
   if ((err as Error | null)?.message === 'The database connection is not open') {
     return new KVError('ERR_KV_CLOSED', `${operation}: the database connection is closed`, { cause: err });
   }
-  // better-sqlite3 refuses to bind what exceeds SQLite's length limit before SQLite sees it, with a plain RangeError.
-  if (err instanceof RangeError && !isKVError(err) && err.message === 'The bound string, buffer, or bigint is too big') {
+  // better-sqlite3 refuses to bind what exceeds SQLite's length limit before SQLite sees it, with a plain
+  // RangeError (matched by message, as above: it may come from another realm).
+  if ((err as Error | null)?.message === 'The bound string, buffer, or bigint is too big') {
     return new KVRangeError(
       'ERR_KV_INVALID_VALUE',
       `${operation}: the key or the encoded value is larger than SQLite's limit of 1,000,000,000 bytes; nothing was written`,

@@ -1,5 +1,5 @@
 // One check catches every error of the library.
-import { KVDatabase, KVError, KVRangeError, KVStore, KVTypeError, isKVError } from '../src';
+import { KVDatabase, KVError, KVRangeError, KVStore, KVTypeError, type Serializer, isKVError } from '../src';
 import type * as errors from '../src/errors';
 import { tempDb, thrown } from './helpers';
 
@@ -61,5 +61,24 @@ describe('store names', () => {
     for (const name of ['drizzle_migrations_cache', 'migrations', 'prisma_migrations_x']) db.store(name).set('k', 1);
     expect(db.stores().map((s) => s.name)).toEqual(['drizzle_migrations_cache', 'migrations', 'prisma_migrations_x']);
     db.close();
+  });
+});
+
+describe('what SQLite cannot hold', () => {
+  it('refuses a value over SQLite’s 1,000,000,000-byte limit with ERR_KV_INVALID_VALUE, writing nothing', () => {
+    const huge = Buffer.allocUnsafe(1_000_000_001);
+    const passThrough: Serializer = { name: 'bytes', serialize: (v) => v as Buffer, deserialize: (d) => d };
+    const store = new KVStore(tempDb(), { serializer: passThrough });
+    store.set('k', Buffer.from('before'));
+    for (const write of [() => store.set('k', huge), () => store.add('new', huge), () => store.setMany([['a', Buffer.from('a')], ['k', huge]])]) {
+      const err = thrown(write);
+      expect(err).toBeInstanceOf(KVRangeError);
+      expect(err.code).toBe('ERR_KV_INVALID_VALUE');
+      expect(err.message).toMatch(/larger than SQLite's limit of 1,000,000,000 bytes/);
+      expect((err.cause as Error).name).toBe('RangeError');
+    }
+    expect(store.keys()).toEqual(['k']);
+    expect(Buffer.from(store.get('k') as Uint8Array).toString()).toBe('before');
+    store.close();
   });
 });
