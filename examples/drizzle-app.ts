@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { eq, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
-import { KVDatabase, kvTable } from 'drizzle-kv';
+import { KVDatabase } from 'drizzle-kv';
+import { kvTable } from 'drizzle-kv/schema';
 
 // The app's schema: its own table, and the store's table declared with the library's factory.
 export const users = sqliteTable('users', {

@@ -1,52 +1,77 @@
 #!/usr/bin/env node
-// Builds dist/:
-// - dist/src/**: every module and its types, with tsc (the types are the package's);
+// Builds dist/, what the package ships:
 // - dist/index.cjs: the package entry, one CommonJS bundle with the parts of
 //   drizzle-orm it uses, made by esbuild. Loading drizzle-orm's own entry points
 //   costs a CLI process ~40 ms at every start; the bundle loads in a few.
-//   better-sqlite3 stays external (a native addon);
+//   better-sqlite3 stays external (a native addon, the app's peer dependency).
+//   Not minified: Node prints the source line of an uncaught error's throw, and
+//   a line of a readable bundle is a line, not the whole file.
 // - dist/index.mjs: an ES module entry re-exporting every name of the bundle, so
 //   `import { KVStore } from 'drizzle-kv'` and `require('drizzle-kv')` share one
 //   module instance and one set of classes.
+// - dist/schema.cjs and dist/schema.mjs (`drizzle-kv/schema`): the Drizzle table
+//   factory for an app's own schema, on the app's own drizzle-orm (external), so
+//   its tables are of the app's types and classes.
+// - dist/*.d.cts and dist/*.d.mts: each entry's declarations in one file, from
+//   tsc's, for require and for import, so that each resolves the app's
+//   drizzle-orm types in the same module system as the app (one copy of each
+//   declaration).
 import { execFileSync } from 'node:child_process';
 import { buildSync } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
+import { rollup } from 'rollup';
+import { dts } from 'rollup-plugin-dts';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
+const declarations = join(root, '.build/types');
 
 rmSync(dist, { recursive: true, force: true });
+rmSync(declarations, { recursive: true, force: true });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
   stdio: 'inherit',
 });
 
-buildSync({
-  entryPoints: [join(root, 'src/index.ts')],
-  outfile: join(dist, 'index.cjs'),
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  external: ['better-sqlite3'],
-  // Less to parse at every process start (about 1 ms); names are kept, so stack traces stay readable.
-  minifyWhitespace: true,
+  // Less to parse at every process start; whitespace stays, so an error's source line is one line.
   minifySyntax: true,
-  sourcemap: true,
-  legalComments: 'linked',
+  legalComments: 'none',
   logLevel: 'warning',
-});
+};
+buildSync({ ...common, entryPoints: [join(root, 'src/index.ts')], outfile: join(dist, 'index.cjs'), external: ['better-sqlite3'] });
+buildSync({ ...common, entryPoints: [join(root, 'src/schema/index.ts')], outfile: join(dist, 'schema.cjs'), external: ['drizzle-orm', 'drizzle-orm/*'] });
 
-const names = Object.keys(createRequire(import.meta.url)(join(dist, 'index.cjs'))).filter((n) => n !== '__esModule');
-writeFileSync(
-  join(dist, 'index.mjs'),
-  [
-    "import cjs from './index.cjs';",
-    '',
-    `export const { ${names.join(', ')} } = cjs;`,
-    '',
-  ].join('\n'),
-);
-console.log(`built dist/ (${names.length} exports)`);
+/** An ES module that re-exports every name of the CommonJS bundle `cjs` (one instance for both). */
+function esmWrapper(cjs) {
+  const names = Object.keys(createRequire(import.meta.url)(join(dist, cjs))).filter((n) => n !== '__esModule');
+  writeFileSync(join(dist, cjs.replace(/\.cjs$/, '.mjs')), `import cjs from './${cjs}';\n\nexport const { ${names.join(', ')} } = cjs;\n`);
+  return names.length;
+}
+const exported = esmWrapper('index.cjs');
+esmWrapper('schema.cjs');
+
+/**
+ * Bundles tsc's declarations of `entry` into one file holding only what the
+ * entry exports (so an app that imports the root type-checks nothing of
+ * drizzle-orm or better-sqlite3), written twice: `.d.cts` for require and
+ * `.d.mts` for import. Their text is the same; the extension tells TypeScript
+ * in which module system to resolve the imports of drizzle-orm they keep.
+ */
+async function bundleDeclarations(entry, name) {
+  const bundle = await rollup({ input: join(declarations, entry), plugins: [dts()], logLevel: 'warn' });
+  const { output } = await bundle.generate({ format: 'es' });
+  await bundle.close();
+  const [{ code }] = output;
+  for (const ext of ['cts', 'mts']) writeFileSync(join(dist, `${name}.d.${ext}`), code);
+}
+await bundleDeclarations('src/index.d.ts', 'index');
+await bundleDeclarations('src/schema/index.d.ts', 'schema');
+rmSync(join(root, '.build'), { recursive: true, force: true });
+console.log(`built ${relative(root, dist)}/ (${exported} exports)`);

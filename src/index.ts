@@ -6,7 +6,7 @@
  */
 export { KVStore } from './store';
 export type { EntriesOptions, KVStoreConnectionOptions, ListOptions } from './store';
-export type { ConnectionSource } from './connection';
+export type { ConnectionSource, SqliteClient } from './sqlite-client';
 export { scache } from './scache';
 export type { Memoized, MemoStore, ScacheOptions, ScacheWrapper } from './scache';
 export { KVDatabase } from './database';
@@ -18,7 +18,5 @@ export { jsonSerializer, v8Serializer } from './serializer';
 export type { Serializer, SerializerOption } from './serializer';
 export { KVError, KVRangeError, KVTypeError, isKVError } from './errors';
 export type { AnyKVError, KVErrorCode, KVErrorOptions } from './errors';
-export { kvTable, expiryIndexName } from './schema/store';
-export type { EncodedValue, KVRow, KVTable } from './schema/store';
-export { kvMeta, kvStores } from './schema/database';
+export type { EncodedValue } from './schema/value';
 export { DATABASE_FORMAT_VERSION, STORE_FORMAT_VERSION } from './migrator';

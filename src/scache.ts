@@ -39,11 +39,24 @@ export interface ScacheOptions<A extends unknown[] = unknown[]> {
    */
   keyFunc?: (fn: (...args: never[]) => unknown, args: A) => string;
   /**
-   * The namespace of the function's entries. Defaults to the function's
-   * name (`Class.method` for a decorated method). Required for an anonymous
-   * function, and to tell apart two functions that share a name.
+   * The namespace of the function's entries, and all that keys depend on
+   * besides the arguments: with a `name`, results outlive changes to the
+   * function's code and survive any minifier. Without it the namespace is
+   * the function's name (`Class.method` for a decorated method) followed by
+   * a hash of its source text (`getUser#1f0c…`), so a changed function
+   * starts afresh and two functions a minifier gave one name never share
+   * results. Give one to tell apart functions of the same source that
+   * differ only in what they close over.
    */
   name?: string;
+  /**
+   * For a decorated instance method (required there): what tells instances
+   * apart, as a function of the instance whose result joins the key (keyed
+   * like an argument), e.g. `(api) => api.baseUrl`; or `null` to share
+   * results between every instance. Static methods and plain functions
+   * ignore `this`.
+   */
+  instanceKey?: ((self: never) => unknown) | null;
   /**
    * Seconds after which a call still in flight is no longer shared: a new
    * call with the same arguments starts a fresh execution instead of
@@ -74,7 +87,10 @@ export type Memoized<F extends (...args: never[]) => unknown> = F & {
 /** What {@link scache} returns: a wrapper factory that also works as a method decorator. */
 export interface ScacheWrapper {
   <F extends (...args: never[]) => unknown>(fn: F): Memoized<F>;
+  /** A standard (TC39) method decorator. */
   <F extends (...args: never[]) => unknown>(fn: F, context: ClassMethodDecoratorContext): F;
+  /** A legacy (`experimentalDecorators`) method decorator. */
+  <T>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<T>): TypedPropertyDescriptor<T>;
 }
 
 /** How a cached result is stored: the value, and whether the function returned it through a promise. */
@@ -113,8 +129,11 @@ function assertName(name: unknown, what: string): asserts name is string {
 
 function resolveOptions<A extends unknown[]>(options: ScacheOptions<A>): ScacheOptions<A> {
   const given: unknown = options; // checked as it came in, whatever its static type says
-  assertOptionsObject(given, ['ttl', 'store', 'conditionalKey', 'keyFunc', 'name', 'inFlightTimeout'], 'scache: ');
-  const { ttl, store, conditionalKey, keyFunc, name, inFlightTimeout } = options;
+  assertOptionsObject(given, ['ttl', 'store', 'conditionalKey', 'keyFunc', 'name', 'inFlightTimeout', 'instanceKey'], 'scache: ');
+  const { ttl, store, conditionalKey, keyFunc, name, inFlightTimeout, instanceKey } = options;
+  if (instanceKey !== undefined && instanceKey !== null && typeof instanceKey !== 'function') {
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', `scache: option "instanceKey" must be a function or null, got ${describe(instanceKey)}`);
+  }
   if (ttl !== undefined) expiryFromTtl(ttl, 0, 'scache: option "ttl"');
   const isStore = (v: unknown): v is MemoStore =>
     typeof v === 'object' && v !== null && ['get', 'set', 'clear'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
@@ -186,44 +205,58 @@ function resolveOptions<A extends unknown[]>(options: ScacheOptions<A>): ScacheO
  * ```
  */
 export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A> = {}): ScacheWrapper {
-  const { ttl, store: givenStore, conditionalKey, keyFunc, name: givenName, inFlightTimeout } = resolveOptions(options);
+  const { ttl, store: givenStore, conditionalKey, keyFunc, name: givenName, inFlightTimeout, instanceKey } = resolveOptions(options);
   const inFlightMs = inFlightTimeout === undefined || inFlightTimeout === Infinity ? undefined : Math.max(1, Math.ceil(inFlightTimeout * 1000));
 
-  function wrap<F extends (...args: never[]) => unknown>(fn: F, context?: ClassMethodDecoratorContext): Memoized<F> {
+  /** The decorator's view of a method: its name, whether it is static, and (legacy) its class. */
+  interface Method {
+    readonly name: string | symbol;
+    readonly isStatic: boolean;
+    /** Known at decoration time with legacy decorators; found at the first instance with standard ones. */
+    readonly owner?: string;
+    readonly addInitializer?: (init: (this: unknown) => void) => void;
+  }
+
+  function wrapFunction<F extends (...args: never[]) => unknown>(fn: F, method?: Method): Memoized<F> {
     if (typeof fn !== 'function') {
       throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `scache: expected a function to wrap, got ${describe(fn)}`);
     }
-    let name: string | undefined = givenName;
-    if (name === undefined && context === undefined) {
-      if (fn.name === '') {
-        throw new KVRangeError(
-          'ERR_KV_INVALID_OPTION',
-          'scache: an anonymous function has no name to key its results by; pass the "name" option',
-        );
-      }
-      name = fn.name;
-      assertName(name, "the function's name");
+    if (method !== undefined && !method.isStatic && instanceKey === undefined) {
+      throw new KVTypeError(
+        'ERR_KV_INVALID_OPTION',
+        `scache: the cached method ${String(method.name)} may answer differently for each instance; say what tells instances apart ` +
+          'with the "instanceKey" option, e.g. @scache({ instanceKey: (self) => self.baseUrl }), or share results between instances with instanceKey: null',
+      );
     }
-    if (name === undefined && context !== undefined) {
-      if (typeof context.name !== 'string') {
-        throw new KVRangeError('ERR_KV_INVALID_OPTION', 'scache: a method with a symbol name needs the "name" option');
-      }
-      const method = context.name;
-      // Namespaced by the class that defines the method: the first object up the prototype chain of
+    // The namespace's label: the name given, or the function's (a class's, for a method) and a hash of its source.
+    let label: string | undefined = givenName;
+    let owner = method?.owner;
+    if (label === undefined && method !== undefined && typeof method.name !== 'string') {
+      throw new KVRangeError('ERR_KV_INVALID_OPTION', 'scache: a method with a symbol name needs the "name" option');
+    }
+    if (label === undefined && method?.addInitializer !== undefined && owner === undefined) {
+      const methodName = method.name as string;
+      // Named by the class that defines the method: the first object up the prototype chain of
       // the first instance (or of the class, for a static method) that holds this very wrapper.
-      context.addInitializer(function (this: unknown) {
-        if (name !== undefined) return;
-        let owner: object | null = this as object;
-        while (owner !== null && !(Object.hasOwn(owner, method) && (owner as Record<string, unknown>)[method] === memoized)) {
-          owner = Object.getPrototypeOf(owner) as object | null;
+      method.addInitializer(function (this: unknown) {
+        if (owner !== undefined) return;
+        let holder: object | null = this as object;
+        while (holder !== null && !(Object.hasOwn(holder, methodName) && (holder as Record<string, unknown>)[methodName] === memoized)) {
+          holder = Object.getPrototypeOf(holder) as object | null;
         }
-        const ctor = typeof owner === 'function' ? owner : (owner as { constructor?: { name?: string } } | null)?.constructor;
-        name = `${ctor?.name || 'anonymous'}.${method}`;
+        const ctor = typeof holder === 'function' ? holder : (holder as { constructor?: { name?: string } } | null)?.constructor;
+        owner = ctor?.name || 'anonymous';
       });
     }
     const namespace = () => {
-      if (name === undefined) throw new KVRangeError('ERR_KV_INVALID_OPTION', 'scache: the method has no class yet; construct an instance first');
-      return `${KEY_PREFIX}${name}:`;
+      if (label === undefined) {
+        if (method !== undefined && owner === undefined) {
+          throw new KVRangeError('ERR_KV_INVALID_OPTION', 'scache: the method has no class yet; construct an instance first');
+        }
+        const base = method === undefined ? fn.name || 'anonymous' : `${owner}.${String(method.name)}`;
+        label = `${base.replaceAll(':', '_')}#${sha256(Function.prototype.toString.call(fn)).slice(0, 16)}`;
+      }
+      return `${KEY_PREFIX}${label}:`;
     };
     const call = fn as unknown as (this: unknown, ...args: unknown[]) => unknown;
     const store = () => givenStore ?? getDefaultStore();
@@ -232,14 +265,21 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
     const inFlight = new Map<string, Promise<unknown>>();
     const warned = { notStored: false, damaged: false };
 
-    const keyFor = (args: unknown[]): string => {
+    /** What of `self` joins the key: nothing for a plain function, a static method or instanceKey: null. */
+    const instancePart = (self: unknown): string =>
+      method === undefined || method.isStatic || instanceKey === null || instanceKey === undefined
+        ? ''
+        : `\u0000${encodeArguments([(instanceKey as (self: unknown) => unknown)(self)])}`;
+
+    const keyFor = (self: unknown, args: unknown[]): string => {
       const prefix = namespace();
-      if (keyFunc === undefined) return prefix + sha256(`${name}\u0000${encodeArguments(args)}`);
+      if (keyFunc === undefined) return prefix + sha256(`${label}\u0000${encodeArguments(args)}${instancePart(self)}`);
       const custom = keyFunc(fn, args as A);
       if (typeof custom !== 'string') {
         throw new KVTypeError('ERR_KV_INVALID_KEY', `scache: keyFunc must return a string, got ${describe(custom)}`);
       }
-      return prefix + custom;
+      const self_ = instancePart(self);
+      return prefix + custom + (self_ === '' ? '' : `:${sha256(self_)}`);
     };
 
     const warnOnce = (kind: keyof typeof warned, message: string, code: string): void => {
@@ -255,7 +295,7 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
         // Whatever went wrong (a value the serializer refuses, a store closed while the function ran, a
         // full disk), the caller still gets its result; the cache just could not keep it.
         const why = err instanceof Error ? err.message : describe(err);
-        warnOnce('notStored', `scache: a result of ${name} was not cached: ${why}`, 'DRIZZLE_KV_SCACHE_NOT_STORED');
+        warnOnce('notStored', `scache: a result of ${label ?? fn.name} was not cached: ${why}`, 'DRIZZLE_KV_SCACHE_NOT_STORED');
       }
     };
 
@@ -265,7 +305,7 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
         const flag = kv.get(conditionalKey, undefined);
         if (flag === false || flag === 0) return call.apply(this, args);
       }
-      const key = keyFor(args);
+      const key = keyFor(this, args);
       let found: unknown;
       try {
         found = kv.get(key, MISS);
@@ -273,7 +313,7 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
         if (!isKVError(err) || err.code !== 'ERR_KV_DESERIALIZE') throw err;
         // A damaged entry is a miss: computing the result again and overwriting the entry repairs it,
         // where throwing would fail every call with these arguments until someone deletes the row.
-        warnOnce('damaged', `scache: a cached result of ${name} could not be read, so it is computed again: ${err.message}`, 'DRIZZLE_KV_SCACHE_DAMAGED');
+        warnOnce('damaged', `scache: a cached result of ${label ?? fn.name} could not be read, so it is computed again: ${err.message}`, 'DRIZZLE_KV_SCACHE_DAMAGED');
         found = MISS;
       }
       if (found !== MISS && isEntry(found)) return found.async ? Promise.resolve(found.value) : found.value;
@@ -322,8 +362,35 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
         inFlight.clear();
         return store().clear({ prefix: namespace() });
       },
-      keyFor: (...args: unknown[]) => keyFor(args),
+      // For a method: `instance.method.keyFor.call(instance, ...args)`.
+      keyFor(this: unknown, ...args: unknown[]) {
+        return keyFor(this === memoized ? undefined : this, args);
+      },
     }) as unknown as Memoized<F>;
+  }
+
+  /** Both decorator protocols and plain wrapping: told apart by their arguments. */
+  function wrap(fn: unknown, context?: unknown, descriptor?: unknown): unknown {
+    if ((typeof context === 'string' || typeof context === 'symbol') && typeof descriptor === 'object' && descriptor !== null) {
+      // Legacy decorators: (prototype or class, name, descriptor) → a descriptor.
+      const { value } = descriptor as PropertyDescriptor;
+      const isStatic = typeof fn === 'function';
+      const ctor = (isStatic ? fn : (fn as { constructor?: unknown } | null)?.constructor) as { name?: string } | undefined;
+      const wrapped = wrapFunction(value as (...args: never[]) => unknown, { name: context, isStatic, owner: ctor?.name || 'anonymous' });
+      return { ...(descriptor as PropertyDescriptor), value: wrapped };
+    }
+    if (typeof context === 'object' && context !== null && 'kind' in context) {
+      const decorator = context as ClassMethodDecoratorContext;
+      if (decorator.kind !== 'method') {
+        throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `scache: decorates methods, not a ${String(decorator.kind)}`);
+      }
+      return wrapFunction(fn as (...args: never[]) => unknown, {
+        name: decorator.name,
+        isStatic: decorator.static,
+        addInitializer: (init) => decorator.addInitializer(init),
+      });
+    }
+    return wrapFunction(fn as (...args: never[]) => unknown);
   }
 
   return wrap as ScacheWrapper;

@@ -1,5 +1,5 @@
 import { KVRangeError, KVTypeError } from './errors';
-import type { EncodedValue } from './schema/store';
+import type { EncodedValue } from './schema/value';
 import { describe } from './validate';
 import { parseJsonDialect } from './json-dialect';
 

@@ -5,7 +5,7 @@ import { STORE_FORMAT_VERSION, ensureStore, staleStoreError } from './migrator';
 import { type KVStoreFileOptions, type KVStoreOptions, type ResolvedStoreOptions, resolveFileOptions } from './options';
 import { schemaProblems } from './schema-check';
 import { KVRepository, type StoreGuard } from './repository';
-import type { EncodedValue } from './schema/store';
+import type { EncodedValue } from './schema/value';
 import { type Ttl, assertKey, describe, expiryFromTtl, isLive } from './validate';
 
 /** Options of {@link KVStore.keys}, {@link KVStore.values} and {@link KVStore.items}. */

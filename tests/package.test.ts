@@ -3,7 +3,7 @@
  * `exports` map, from a folder that is not the repository.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtEntry, root } from './built';
 import { tempDir } from './helpers';
@@ -13,6 +13,8 @@ function appFolder(): string {
   const app = tempDir();
   mkdirSync(join(app, 'node_modules'));
   symlinkSync(root, join(app, 'node_modules', 'drizzle-kv'), 'dir');
+  // The app's own drizzle-orm, which drizzle-kv/schema builds on (a peer dependency).
+  symlinkSync(join(root, 'node_modules', 'drizzle-orm'), join(app, 'node_modules', 'drizzle-orm'), 'dir');
   return app;
 }
 
@@ -54,8 +56,40 @@ describe('the built package', () => {
     expect(JSON.parse(out)).toEqual([42, 'ERR_KV_INVALID_VALUE', true, true]);
   });
 
-  it('ships type declarations for its entry point', () => {
-    expect(existsSync(join(root, 'dist/src/index.d.ts'))).toBe(true);
+  it('ships each entry as a bundle for require and for import, with declarations for each, and nothing else', () => {
+    expect(readdirSync(join(root, 'dist')).sort()).toEqual([
+      'index.cjs', 'index.d.cts', 'index.d.mts', 'index.mjs',
+      'schema.cjs', 'schema.d.cts', 'schema.d.mts', 'schema.mjs',
+    ]);
+  });
+
+  it('serves drizzle-kv/schema on the app’s own drizzle-orm', () => {
+    const app = appFolder();
+    const out = run(
+      app,
+      'schema.mjs',
+      `import { kvTable, kvStores } from 'drizzle-kv/schema';
+       import { getTableConfig } from 'drizzle-orm/sqlite-core';
+       import { is, Table } from 'drizzle-orm';
+       const t = kvTable('sessions');
+       console.log(JSON.stringify([getTableConfig(t).name, is(t, Table), getTableConfig(kvStores).name]));`,
+    );
+    expect(JSON.parse(out)).toEqual(['sessions', true, 'drizzle_kv_stores']);
+  });
+
+  it('loads neither drizzle-orm nor better-sqlite3 when the root entry is required, until a store opens', () => {
+    const app = appFolder();
+    const out = run(
+      app,
+      'lazy.cjs',
+      `require('drizzle-kv');
+       const loaded = () => Object.keys(require.cache).filter((p) => /node_modules[\\/](drizzle-orm|better-sqlite3)[\\/]/.test(p)).length;
+       const before = loaded();
+       const { KVStore } = require('drizzle-kv');
+       new KVStore(':memory:').close();
+       console.log(JSON.stringify([before, loaded() > 0]));`,
+    );
+    expect(JSON.parse(out)).toEqual([0, true]);
   });
 
   it('finds its migrations whatever the working directory is', () => {

@@ -210,17 +210,29 @@ describe('scache: keys', () => {
     expect(cached('cats', 1)).toBe('cats#1');
     expect(cached('cats', 2)).toBe('cats#1'); // only the first argument counts
     expect(search.calls).toBe(1);
-    expect(cached.keyFor('cats')).toBe('scache:work:work:cats');
+    expect(cached.keyFor('cats')).toMatch(/^scache:work#[0-9a-f]{16}:work:cats$/);
     const withCallback = scache({ store, name: 'cb', keyFunc: () => 'fixed' })((cb: () => number) => cb());
     expect(withCallback(() => 7)).toBe(7);
     expect(withCallback(() => 8)).toBe(7);
   });
 
-  it('requires a name for an anonymous function', () => {
-    const err = thrown(() => scache({ store })(((x: number) => x) as (x: number) => number));
-    expect(err.code).toBe('ERR_KV_INVALID_OPTION');
-    expect(err.message).toContain('"name"');
-    expect(scache({ store, name: 'anon' })((x: number) => x)(5)).toBe(5);
+  it('keys an anonymous function by its source, and a named one by its name and source', () => {
+    const double = scache({ store })(((x: number) => x * 2) as (x: number) => number);
+    const triple = scache({ store })(((x: number) => x * 3) as (x: number) => number);
+    expect([double(5), triple(5), double(5)]).toEqual([10, 15, 10]);
+    expect(double.keyFor(5)).toMatch(/^scache:anonymous#[0-9a-f]{16}:[0-9a-f]{64}$/);
+    expect(double.keyFor(5)).not.toBe(triple.keyFor(5));
+    expect(scache({ store, name: 'anon' })((x: number) => x).keyFor(5)).toMatch(/^scache:anon:[0-9a-f]{64}$/);
+  });
+
+  it('tells apart two functions of the same name and different code without a name option', () => {
+    const a = scache({ store })(function f() {
+      return 'a';
+    });
+    const b = scache({ store })(function f() {
+      return 'b';
+    });
+    expect([a(), b(), a(), b()]).toEqual(['a', 'b', 'a', 'b']);
   });
 
   it('tells apart two functions of the same name by their name option', () => {
@@ -306,14 +318,14 @@ describe('scache: decorator', () => {
     const log: string[] = [];
     class Users {
       constructor(private readonly prefix: string) {}
-      @scache({ store, ttl: 60 })
+      @scache({ store, ttl: 60, instanceKey: (self: Users) => self.prefix })
       async load(id: string) {
         log.push(id);
         return `${this.prefix}${id}`;
       }
     }
     class Teams {
-      @scache({ store })
+      @scache({ store, instanceKey: null })
       load(id: string) {
         log.push(`team ${id}`);
         return `team ${id}`;
@@ -325,27 +337,27 @@ describe('scache: decorator', () => {
     expect(new Teams().load('a')).toBe('team a');
     expect(new Teams().load('a')).toBe('team a');
     expect(log).toEqual(['a', 'team a']);
-    expect(store.keys().map((k) => k.split(':').slice(0, 2).join(':')).sort()).toEqual(['scache:Teams.load', 'scache:Users.load']);
+    expect(store.keys().map((k) => k.split(/[:#]/).slice(0, 2).join(':')).sort()).toEqual(['scache:Teams.load', 'scache:Users.load']);
   });
 });
 
 describe('scache: decorator and inheritance', () => {
   it('names a method by the class that defines it, whichever class is built first', () => {
     class Base {
-      @scache({ store })
+      @scache({ store, instanceKey: null })
       load(id: string): string {
         return `base:${id}`;
       }
     }
     class Sub extends Base {
-      @scache({ store })
+      @scache({ store, instanceKey: null })
       override load(id: string): string {
         return `sub:${id}+${super.load(id)}`;
       }
     }
     expect(new Sub().load('a')).toBe('sub:a+base:a');
     expect(new Base().load('a')).toBe('base:a');
-    expect(store.keys().map((k) => k.split(':')[1]).sort()).toEqual(['Base.load', 'Sub.load']);
+    expect(store.keys().map((k) => k.split(/[:#]/)[1]).sort()).toEqual(['Base.load', 'Sub.load']);
   });
 });
 
@@ -353,20 +365,40 @@ describe('scache: across processes', () => {
   it('computes the same key in another process, and sees the results it cached', () => {
     const path = tempDb();
     const shared = new KVStore(path);
-    const add = scache({ store: shared })(function add(a: number, b: number, opts: { c: string }) {
+    const add = scache({ store: shared, name: 'add' })(function add(a: number, b: number, opts: { c: string }) {
       return { sum: a + b, c: opts.c };
     });
     add(1, 2, { c: 'x' });
     const child = `
       const { KVStore, scache } = require(${JSON.stringify(builtEntry())});
       const store = new KVStore(${JSON.stringify(path)});
-      const add = scache({ store })(function add() { throw new Error('should have been a cache hit'); });
+      const add = scache({ store, name: 'add' })(function add() { throw new Error('should have been a cache hit'); });
       console.log(JSON.stringify({ key: add.keyFor(1, 2, { c: 'x' }), value: add(1, 2, { c: 'x' }) }));
     `;
     const out = JSON.parse(execFileSync(process.execPath, ['-e', child], { encoding: 'utf8' })) as { key: string; value: unknown };
     expect(out.key).toBe(add.keyFor(1, 2, { c: 'x' }));
     expect(out.value).toEqual({ sum: 3, c: 'x' });
     shared.close();
+  });
+
+  it('without a name: shares results with another process running the same code, not with changed code', () => {
+    const path = tempDb();
+    const source = 'function add(a, b) { return { sum: a + b, by: process.pid }; }';
+    const run = (code: string) =>
+      JSON.parse(
+        execFileSync(
+          process.execPath,
+          ['-e', `const { KVStore, scache } = require(${JSON.stringify(builtEntry())});
+            const add = scache({ store: new KVStore(${JSON.stringify(path)}) })(${code});
+            console.log(JSON.stringify(add(1, 2)));`],
+          { encoding: 'utf8' },
+        ),
+      ) as { sum: number; by: number };
+    const first = run(source);
+    expect(run(source)).toEqual(first); // a hit: computed by the first process
+    const changed = run(source.replace('a + b', 'b + a'));
+    expect(changed.sum).toBe(3);
+    expect(changed.by).not.toBe(first.by); // another function's code: computed anew
   });
 
   it('opens the default store lazily, at the first call', () => {

@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { SQLiteSyncDialect, type SQLiteTable, getTableConfig } from 'drizzle-orm/sqlite-core';
-import { KVStore, kvMeta, kvStores, kvTable } from '../src';
+import { KVStore } from '../src';
+import { kvMeta, kvStores, kvTable } from '../src/schema';
 import { tempDb, tempDir, withRaw } from './helpers';
 
 const root = join(__dirname, '..');

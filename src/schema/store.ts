@@ -1,11 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { customType, index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-/**
- * The encoded form of a value as it sits in the `value` column: text for
- * the JSON serializer, bytes for binary serializers such as `'v8'`.
- */
-export type EncodedValue = string | Uint8Array;
+import type { EncodedValue } from './value';
+
+export type { EncodedValue };
 
 /**
  * The `value` column. Declared `BLOB` so SQLite applies no type affinity:
