@@ -47,6 +47,8 @@ const common = {
 };
 buildSync({ ...common, entryPoints: [join(root, 'src/index.ts')], outfile: join(dist, 'index.cjs'), external: ['better-sqlite3'] });
 buildSync({ ...common, entryPoints: [join(root, 'src/schema/index.ts')], outfile: join(dist, 'schema.cjs'), external: ['drizzle-orm', 'drizzle-orm/*'] });
+// Not shipped: the internal modules test children drive directly (tests/internals.ts).
+buildSync({ ...common, entryPoints: [join(root, 'tests/internals.ts')], outfile: join(root, 'tests/.built/internals.cjs'), external: ['better-sqlite3'] });
 
 /** An ES module that re-exports every name of the CommonJS bundle `cjs` (one instance for both). */
 function esmWrapper(cjs) {

@@ -14,10 +14,8 @@ import { serialize } from 'node:v8';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const { openConnection } = require(join(root, 'dist/src/connection.js'));
-const { ensureStore } = require(join(root, 'dist/src/migrator.js'));
-const { databaseSteps } = require(join(root, 'dist/migrations/database.js'));
-const { storeSteps } = require(join(root, 'dist/migrations/store.js'));
+// The internal migrator and connection, bundled by `npm run build` (tests/internals.ts).
+const { openConnection, ensureStore, databaseSteps, storeSteps } = require(join(root, 'tests/.built/internals.cjs'));
 const { stores } = require(join(root, 'tests/fixtures/format-rows.cjs'));
 
 const version = Number(process.argv[2]);
@@ -29,7 +27,7 @@ if (!Number.isInteger(version) || version < 1 || version >= storeSteps.length) {
 const path = join(root, 'tests/fixtures', `format-v${version}.db`);
 for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
 
-const conn = openConnection(path, { timeout: 5000, readonly: false, durability: 'normal' });
+const conn = openConnection(path, { timeout: 5000, readonly: false, durability: 'normal', mmapSize: 0 });
 const format = { database: databaseSteps, store: storeSteps.slice(0, version) };
 for (const store of stores) {
   ensureStore(conn, store.name, store.serializer, format);

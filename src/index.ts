@@ -4,6 +4,10 @@
  *
  * @packageDocumentation
  */
+import { assertRuntime } from './runtime';
+
+assertRuntime();
+
 export { KVStore } from './store';
 export type { EntriesOptions, KVStoreConnectionOptions, ListOptions } from './store';
 export type { ConnectionSource, SqliteClient } from './sqlite-client';

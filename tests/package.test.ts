@@ -2,8 +2,8 @@
  * The built package as a user installs it: resolved by name through the
  * `exports` map, from a folder that is not the repository.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtEntry, root } from './built';
 import { tempDir } from './helpers';
@@ -90,6 +90,15 @@ describe('the built package', () => {
        console.log(JSON.stringify([before, loaded() > 0]));`,
     );
     expect(JSON.parse(out)).toEqual([0, true]);
+  });
+
+  it('refuses to load on a Node.js older than its floor, saying which it needs', () => {
+    // Node.js before 20.16 has no process.getBuiltinModule: take it away, as such a Node.js would not have it.
+    const result = spawnSync(process.execPath, ['-e', `delete process.getBuiltinModule; require(${JSON.stringify(builtEntry())})`], { encoding: 'utf8' });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(`drizzle-kv needs Node.js 20.16.0 or later; this is Node.js ${process.versions.node}`);
+    const { engines } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
+    expect(engines.node).toBe('>=20.16.0');
   });
 
   it('finds its migrations whatever the working directory is', () => {

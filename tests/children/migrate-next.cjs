@@ -1,8 +1,8 @@
 // A child process that upgrades a store to a "next" on-disk format, as a
-// future release of drizzle-kv would, using the built package's internal
-// migrator (dist/src/migrator.js) and connection (dist/src/connection.js).
+// future release of drizzle-kv would, using the library's internal migrator
+// and connection (tests/.built/internals.cjs, built from tests/internals.ts).
 //
-//   node migrate-next.cjs <entry> <dist/src folder> <path> <store> <step> <start>
+//   node migrate-next.cjs <entry> <internals.cjs> <path> <store> <step> <start>
 //
 // <entry>  the built package entry (for the 'open' step)
 //
@@ -18,11 +18,9 @@
 //         'now'       migrate at once, printing "migrating" first (for kills)
 // Prints "ok" (or "migrated") when done, or "ERR <code> <message>".
 'use strict';
-const { join } = require('node:path');
 
-const [entry, distSrc, path, store, step, start] = process.argv.slice(2);
-const { ensureStore, CURRENT_FORMAT } = require(join(distSrc, 'migrator.js'));
-const { openConnection } = require(join(distSrc, 'connection.js'));
+const [entry, internals, path, store, step, start] = process.argv.slice(2);
+const { ensureStore, CURRENT_FORMAT, openConnection } = require(internals);
 const { KVStore } = require(entry);
 
 const nextDatabaseStep = (database) => ({

@@ -27,10 +27,10 @@ interface Harness {
 
 const harness = require(join(__dirname, '../children/harness.cjs')) as Harness;
 
-/** dist/src: the built modules one by one, for the internal migrator (the package entry is a bundle). */
-function distSrc(): string {
-  builtEntry(); // fails with a clear message if dist/ is missing
-  return join(root, 'dist/src');
+/** The library's internal modules, bundled for test children (tests/internals.ts). */
+function internals(): string {
+  builtEntry();
+  return join(root, 'tests/.built/internals.cjs');
 }
 
 describe('a writer killed with SIGKILL', () => {
@@ -71,7 +71,7 @@ describe('a migration killed with SIGKILL', () => {
 
   /** Runs migrate-next.cjs with a long step; kills it `killAfterMs` after it starts migrating (never, if null). */
   async function migrate(path: string, killAfterMs: number | null): Promise<{ finished: boolean; killed: boolean }> {
-    const child = spawn(process.execPath, [join(__dirname, '../children/migrate-next.cjs'), builtEntry(), distSrc(), path, 's', `big:${ROWS}`, 'now']);
+    const child = spawn(process.execPath, [join(__dirname, '../children/migrate-next.cjs'), builtEntry(), internals(), path, 's', `big:${ROWS}`, 'now']);
     let timer: NodeJS.Timeout | undefined;
     const out = await harness.lines(child, (line) => {
       if (line === 'migrating' && killAfterMs !== null) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);

@@ -15,16 +15,16 @@ import { integrity, tempDb, withRaw } from '../helpers';
 
 const PROCESSES = 8;
 
-/** dist/src: the built modules one by one, for the internal migrator (the package entry is a bundle). */
-function distSrc(): string {
-  builtEntry(); // fails with a clear message if dist/ is missing
-  return join(root, 'dist/src');
+/** The library's internal modules, bundled for test children (tests/internals.ts). */
+function internals(): string {
+  builtEntry();
+  return join(root, 'tests/.built/internals.cjs');
 }
 
 /** Starts PROCESSES migrate-next.cjs children, waits until all are loaded, releases them together. */
 async function race(path: string, store: string, step: 'hits' | 'hits+db' | 'open'): Promise<string[]> {
   const children = Array.from({ length: PROCESSES }, () =>
-    spawn(process.execPath, [join(__dirname, '../children/migrate-next.cjs'), builtEntry(), distSrc(), path, store, step, 'go']),
+    spawn(process.execPath, [join(__dirname, '../children/migrate-next.cjs'), builtEntry(), internals(), path, store, step, 'go']),
   );
   expect(await Promise.all(children.map(nextLine))).toEqual(Array(PROCESSES).fill('ready'));
   const answers = children.map(nextLine);
