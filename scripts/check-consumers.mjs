@@ -22,7 +22,6 @@ const keep = process.argv.includes('--keep');
 // --only <text>: run only the checks whose name contains it (the tarball is always built).
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const work = mkdtempSync(join(tmpdir(), 'drizzle-kv-consumers-'));
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const installed = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
 const OLDEST = { 'drizzle-orm': '0.44.0', 'better-sqlite3': '11.0.0' };
 
