@@ -29,7 +29,7 @@ const nodeGlobals = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'examples/.out/', 'bench/.deps/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'examples/.out/', 'bench/.deps/', 'tests/.built/', '.scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
