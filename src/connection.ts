@@ -3,15 +3,13 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { KVError, KVTypeError, isKVError, toKVError } from './errors';
+import { type DatabaseFile, assertDatabasePath, explainOpenFailure, keepSideFilesWritable } from './file-checks';
 import type { ResolvedDatabaseOptions } from './options';
+import type { ConnectionSource } from './sqlite-client';
 import { describe } from './validate';
 import { checkpointIfLarge, limitWal } from './wal';
 
-/**
- * An app's own connection to share: a better-sqlite3 `Database`, or a Drizzle
- * database made on one (`drizzle(...)` from `drizzle-orm/better-sqlite3`).
- */
-export type ConnectionSource = Database.Database | { readonly $client: Database.Database };
+export type { ConnectionSource };
 
 /**
  * Whether `value` is an app's connection rather than a path. Judged by its
@@ -39,7 +37,8 @@ const checkedClients = new WeakSet<Database.Database>();
  * Missing ones are reported once per connection, as a process warning.
  */
 export function borrowConnection(source: ConnectionSource): Connection {
-  const client = '$client' in source ? source.$client : source;
+  // The shape was checked by isConnectionSource; the driver's own type is this library's view of it.
+  const client = ('$client' in source ? source.$client : source) as Database.Database;
   if (!client.open) throw new KVError('ERR_KV_CLOSED', 'the connection given to drizzle-kv is closed');
   if (!checkedClients.has(client)) {
     let mode: unknown;
@@ -201,12 +200,18 @@ function retryWhileBusy(timeout: number, fn: () => void): void {
  * a busy timeout and a 128 MiB page cache; memory-mapped I/O only if asked
  * (`mmapSize`), since a mapped file shrunk by another process is a SIGBUS.
  *
- * Refuses a file that is not an SQLite database before anything is written to it.
+ * Refuses a path that is not a regular file (a directory, a FIFO, a device,
+ * a socket) before SQLite opens it, and a file that is not an SQLite
+ * database before anything is written to it. A failure caused by the file
+ * system around the file (read-only, full, a folder that does not allow the
+ * `-wal` and `-shm` files) says so.
  */
 export function openConnection(path: string, options: ResolvedDatabaseOptions): Connection {
   const { readonly, timeout, durability, mmapSize } = options;
   let client: Database.Database | undefined;
+  let file: DatabaseFile | undefined;
   try {
+    if (path !== ':memory:') file = assertDatabasePath(path);
     if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     client = new Database(path, { readonly, fileMustExist: readonly, timeout });
     const db = client;
@@ -225,17 +230,12 @@ export function openConnection(path: string, options: ResolvedDatabaseOptions): 
     return new Connection(client, readonly);
   } catch (err) {
     client?.close();
-    if ((err as { code?: unknown }).code === 'SQLITE_READONLY_DIRECTORY') {
-      throw new KVError(
-        'ERR_KV_CANT_OPEN',
-        `open ${path}: a read-only open of a WAL file needs its -shm file, and the folder does not allow creating one; ` +
-          'open it while the process that writes it runs, or from an account that may write the folder',
-        { cause: err },
-      );
-    }
-    const mapped = toKVError(err, `open ${path}`);
+    const mapped = explainOpenFailure(err, path, readonly, file !== undefined) ?? toKVError(err, `open ${path}`);
     if (isKVError(mapped)) throw mapped;
     // File-system errors (a parent that is a file, no permission…) and the driver's own TypeErrors.
     throw new KVError('ERR_KV_CANT_OPEN', `open ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    // The first read above created the -wal and -shm files if they were missing, with the file's bits.
+    if (file !== undefined) keepSideFilesWritable(path, file);
   }
 }

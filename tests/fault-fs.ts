@@ -71,7 +71,7 @@ export class SmallFs {
     this.#fillers = 0;
   }
 
-  /** Remounts the file system read-only (open files stay open: writes to them fail with EROFS). */
+  /** Remounts the file system read-only. The kernel refuses while a file on it is open for writing: close every database first. */
   readonly(): void {
     execFileSync('mount', ['-o', 'remount,ro', this.dir]);
   }
