@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
-import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
+import type Database from 'better-sqlite3';
+import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { BetterSQLiteSession } from 'drizzle-orm/better-sqlite3/session';
+import { BaseSQLiteDatabase, SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
 import { KVError, KVTypeError, isKVError, toKVError } from './errors';
 import { type DatabaseFile, assertDatabasePath, explainOpenFailure, keepSideFilesWritable } from './file-checks';
 import type { ResolvedDatabaseOptions } from './options';
@@ -64,16 +66,71 @@ export function borrowConnection(source: ConnectionSource): Connection {
   return new Connection(client, client.readonly, false);
 }
 
+/** What an argument that is neither a path nor a better-sqlite3 connection is, for the message that refuses it. */
+function describeSource(value: unknown): string {
+  if (typeof value !== 'object' || value === null || !('$client' in value)) return describe(value);
+  // A Drizzle database: name the driver under it by its client's class (Pool, Client, …).
+  const client = (value as { $client: unknown }).$client;
+  return `a Drizzle database on another driver (its client is ${describe(client)})`;
+}
+
+/**
+ * better-sqlite3, the app's peer dependency, loaded at the first open of a
+ * file rather than with the package: a process that never opens one (or
+ * only borrows an app's connection) never loads the native addon.
+ */
+function driver(): typeof Database {
+  return require('better-sqlite3') as typeof Database;
+}
+
+/**
+ * The driver's absence or a native addon not built for this Node.js, said as
+ * such with the fix, instead of the loader's words ("Could not locate the
+ * bindings file") under an open error that suggests checking the path.
+ */
+function driverProblem(err: unknown): KVError | undefined {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : '';
+  if (code === 'MODULE_NOT_FOUND' && text.includes("'better-sqlite3'")) {
+    return new KVError('ERR_KV_NO_DRIVER', 'the better-sqlite3 driver is not installed; install it beside drizzle-kv: npm install better-sqlite3', {
+      cause: err,
+    });
+  }
+  if (/Could not locate the bindings file|NODE_MODULE_VERSION|better_sqlite3\.node/.test(text) || code === 'ERR_DLOPEN_FAILED') {
+    return new KVError(
+      'ERR_KV_NO_DRIVER',
+      `better-sqlite3 is installed, but its native addon is not built for this Node.js (${process.version}); ` +
+        'build it with: npm rebuild better-sqlite3 (it compiles from source when no prebuilt addon can be downloaded; that needs python3, make and a C++ compiler)',
+      { cause: err },
+    );
+  }
+  return undefined;
+}
+
 /** `:memory:`, or a file path with `~` expanded. */
 export function resolveDatabasePath(path: unknown): string {
   if (typeof path !== 'string' || path === '') {
-    throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `database path must be a non-empty string, got ${describe(path)}`);
+    throw new KVTypeError(
+      'ERR_KV_INVALID_ARGUMENT',
+      `expected a database file path, a better-sqlite3 Database or a Drizzle database made on one (drizzle-orm/better-sqlite3), got ${describeSource(path)}`,
+    );
   }
   if (path === ':memory:') return path;
   // node:os is loaded only when needed: most paths have no ~, and every module costs a CLI process at start.
   if (path === '~') return process.getBuiltinModule('node:os').homedir();
   if (path.startsWith('~/')) return join(process.getBuiltinModule('node:os').homedir(), path.slice(2));
   return resolve(path);
+}
+
+/**
+ * A Drizzle database on `client`, as `drizzle({ client })` makes it, without
+ * loading the module that holds `drizzle()`: that module loads better-sqlite3
+ * itself, at once, for the overloads that open a file.
+ */
+function drizzleOn(client: Database.Database): BetterSQLite3Database {
+  const dialect = new SQLiteSyncDialect();
+  const db = new BaseSQLiteDatabase('sync', dialect, new BetterSQLiteSession(client, dialect, undefined, {}), undefined);
+  return Object.assign(db, { $client: client }) as unknown as BetterSQLite3Database;
 }
 
 /**
@@ -92,7 +149,7 @@ export class Connection {
 
   constructor(client: Database.Database, readonly: boolean, owned = true) {
     this.client = client;
-    this.db = drizzle({ client });
+    this.db = drizzleOn(client);
     this.readonly = readonly;
     this.owned = owned;
   }
@@ -213,7 +270,7 @@ export function openConnection(path: string, options: ResolvedDatabaseOptions): 
   try {
     if (path !== ':memory:') file = assertDatabasePath(path);
     if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    client = new Database(path, { readonly, fileMustExist: readonly, timeout });
+    client = new (driver())(path, { readonly, fileMustExist: readonly, timeout });
     const db = client;
     retryWhileBusy(timeout, () => {
       // A read first: on a file that is not SQLite it fails before any write (WAL switch) happens.
@@ -230,7 +287,7 @@ export function openConnection(path: string, options: ResolvedDatabaseOptions): 
     return new Connection(client, readonly);
   } catch (err) {
     client?.close();
-    const mapped = explainOpenFailure(err, path, readonly, file !== undefined) ?? toKVError(err, `open ${path}`);
+    const mapped = driverProblem(err) ?? explainOpenFailure(err, path, readonly, file !== undefined) ?? toKVError(err, `open ${path}`);
     if (isKVError(mapped)) throw mapped;
     // File-system errors (a parent that is a file, no permission…) and the driver's own TypeErrors.
     throw new KVError('ERR_KV_CANT_OPEN', `open ${path}: ${(err as Error).message}`, { cause: err });

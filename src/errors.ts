@@ -28,6 +28,7 @@
  * | `ERR_KV_IO` | the operating system failed a read or write of the file (EIO, a read-only file system…) | check the disk and the file system |
  * | `ERR_KV_READONLY` | a write on a read-only file or connection | open it writable |
  * | `ERR_KV_CANT_OPEN` | the file cannot be opened (a directory, no permission) | check the path |
+ * | `ERR_KV_NO_DRIVER` | better-sqlite3 is not installed, or its native addon is not built for this Node.js | install or rebuild it, as the message says |
  * | `ERR_KV_SQLITE` | any other error from SQLite | see `cause` |
  */
 export type KVErrorCode =
@@ -55,6 +56,7 @@ export type KVErrorCode =
   | 'ERR_KV_IO'
   | 'ERR_KV_READONLY'
   | 'ERR_KV_CANT_OPEN'
+  | 'ERR_KV_NO_DRIVER'
   | 'ERR_KV_SQLITE';
 
 /** Options accepted by every error class of this library. */
