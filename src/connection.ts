@@ -80,6 +80,7 @@ function describeSource(value: unknown): string {
  * only borrows an app's connection) never loads the native addon.
  */
 function driver(): typeof Database {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, by design
   return require('better-sqlite3') as typeof Database;
 }
 
