@@ -84,7 +84,7 @@ const k = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : `${n}`);
 
 // Each row: a label (with its unit), the workload, its parameters per system
 // (n is S.keyvN for Keyv, S.n otherwise), and the target.
-// Raw with drizzle-kv's memory pragmas (mmap 512 MiB, cache 128 MiB): not a row of its own, shown under the RSS row.
+// Raw with mmap 512 MiB and drizzle-kv's cache (128 MiB): not a row of its own, shown under the RSS row.
 const rssRawMmap = { label: 'RSS growth, raw with mmap', job: 'rss', hidden: true, systems: ['raw'], params: () => ({ file: fixture('raw', S.huge), size: S.huge, mmap: true }) };
 const setNormal = { label: `set, no TTL (µs/op)`, job: 'set', keyv: true, params: (_s, n) => ({ file: freshFile(), n }), target: ratioTarget(1.1) };
 const rows = [
@@ -119,12 +119,36 @@ const rows = [
         const [d, r] = [med(row, 'drizzle-kv', f), med(row, 'raw', f)];
         return `| … of which ${what} (MB) | ${num(d)} | ${num(r)} | — | — | — |`;
       }).concat(
-        `| … raw with drizzle-kv's mmap_size (512 MiB) and cache_size: growth (anonymous / file-backed) (MB) | — | ${num(med(rssRawMmap, 'raw'))} (${num(med(rssRawMmap, 'raw', 'anon'))} / ${num(med(rssRawMmap, 'raw', 'file'))}) | — | — | — |`,
+        `| … raw with mmap_size 512 MiB and drizzle-kv's cache_size: growth (anonymous / file-backed) (MB) | — | ${num(med(rssRawMmap, 'raw'))} (${num(med(rssRawMmap, 'raw', 'anon'))} / ${num(med(rssRawMmap, 'raw', 'file'))}) | — | — | — |`,
       ),
   },
   rssRawMmap,
   { label: `scache hit, \`add(1, 2)\` (µs/call)`, job: 'scache-hit', params: (_s, n) => ({ file: freshFile(), n }), target: ratioTarget(1.5) },
 ];
+
+// Memory-mapped I/O on a store larger than the 128 MiB page cache: each system with mmap off (drizzle-kv's
+// default, mmapSize 0) and with mmapSize 512 MiB, in the same run; raw with drizzle-kv's cache_size and the same
+// mmap_size, so that within a column the two rows differ in mmap alone. The second row of each pair ends
+// with the cost of the default: mmap off / mmap on.
+const MMAP_SIZE = 536_870_912;
+const LARGE = quick ? 20_000 : 1_000_000;
+const largeFixture = (s) => fixture(s, LARGE, 'wide');
+const mmapPair = (label, unit, job, params) => {
+  const off = { label: `${label}, default mmapSize 0 (${unit})`, job, params: (s, n) => ({ ...params(s, n), mmapSize: 0 }) };
+  const on = {
+    label: `${label}, mmapSize 512 MiB (${unit})`,
+    job,
+    params: (s, n) => ({ ...params(s, n), mmapSize: MMAP_SIZE }),
+    after: (c) => [`| … cost of the default: mmapSize 0 / 512 MiB | ${(med(off, 'drizzle-kv') / c.drizzle).toFixed(2)}× | ${(med(off, 'raw') / c.raw).toFixed(2)}× | — | — | — |`],
+  };
+  return [off, on];
+};
+const mmapRows = [
+  ...mmapPair(`get hit, ${k(LARGE)} keys of 151-byte values`, 'µs/op', 'get-hit', (s, n) => ({ file: largeFixture(s), n, size: LARGE })),
+  // One scan per process: the file is larger than the page cache, so later scans would not be warmer (full run).
+  ...mmapPair(`entries() full iteration over ${k(LARGE)} keys of 151-byte values`, 'ms', 'entries', (s) => ({ file: largeFixture(s), size: LARGE, scans: 1 })),
+];
+rows.push(...mmapRows);
 
 const systemsOf = (row) => row.systems ?? ['drizzle-kv', 'raw', ...(row.keyv && haveKeyv ? ['keyv'] : []), ...(row.node ? ['node'] : [])];
 for (const row of rows) row.results = {};
@@ -177,10 +201,12 @@ const rowOf = (job, extra = () => true) => rows.find((r) => r.job === job && ext
 const purgeNone = rowOf('purge', (r) => r.label.includes('nothing'));
 const cold = rowOf('cold');
 const durable = rowOf('set', (r) => r.label.includes('full'));
-const fileMB = (system) => {
-  const f = fixtures.get(`${system}-plain-${S.huge}`);
+const fixtureMB = (id) => {
+  const f = fixtures.get(id);
   return f && existsSync(f) ? statSync(f).size / 2 ** 20 : undefined;
 };
+const fileMB = (system) => fixtureMB(`${system}-plain-${S.huge}`);
+const largeMB = (system) => fixtureMB(`${system}-wide-${LARGE}`);
 /** The cold-process phases of a system, medians of the repetitions' medians. */
 const coldSplit = (system) => {
   const [boot, reqMs, open, get, close, wall] = ['boot', 'require', 'open', 'get', 'close', 'value'].map((f) => med(cold, system, f));
@@ -212,7 +238,7 @@ const notes = [
     ` Keyv+sqlite: N = ${k(S.keyvN)} only (it is slow), its default setup (rollback journal, a sync per write), every call awaited.`,
   'Raw better-sqlite3: the same table as drizzle-kv\'s store format 2 (`key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, expires_at INTEGER,' +
     ' updated_at INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL DEFAULT 0`) and partial expiry index, WAL + synchronous=NORMAL' +
-    ' (drizzle-kv also sets a 128 MiB cache and 512 MiB mmap), the same upsert `INSERT … ON CONFLICT(key) DO UPDATE` writing value, expires_at,' +
+    ' (drizzle-kv also sets a 128 MiB cache; no mmap by default, see the mmapSize rows), the same upsert `INSERT … ON CONFLICT(key) DO UPDATE` writing value, expires_at,' +
     ' updated_at = now (ms) and size = UTF-8 bytes of key + JSON, expiry checked in JS, JSON values. Its purge is one `DELETE ... WHERE expires_at <= ?` (drizzle-kv deletes in batches of 1000);' +
     ' its iteration steps one statement (`stmt.iterate()`; drizzle-kv runs one query per 256 rows).',
   `purgeExpired with nothing expired: mean of 100 calls per process; the first call alone: drizzle-kv ${num(med(purgeNone, 'drizzle-kv', 'first'))} ms, raw ${num(med(purgeNone, 'raw', 'first'))} ms. Expiry is simulated with a fake clock, no sleeping.`,
@@ -221,8 +247,12 @@ const notes = [
   'scache hit: drizzle-kv `scache({ store })(function add(a, b) { return { sum: a + b, c: \'x\' }; })`, one call to fill, then N calls `add(1, 2)` timed.' +
     ' Raw: the floor of a persistent memoizer on the raw table: `JSON.stringify(args)`, `createHash(\'sha256\')` hex, one prepared' +
     ' `SELECT value, expires_at FROM t WHERE key = ?`, the expiry check, `JSON.parse` (drizzle-kv adds typed canonical argument encoding, key validation and the `{ value }` entry wrapper).',
-  `RSS growth: peak over the iteration minus the start, from /proc/self/status; VmRSS counts file-backed pages of the memory-mapped database (drizzle-kv sets PRAGMA mmap_size = 512 MiB, kv-cache's setting; raw has no mmap, except on the \`… raw with drizzle-kv's mmap_size\` line),` +
+  `RSS growth: peak over the iteration minus the start, from /proc/self/status; VmRSS counts file-backed pages of a memory-mapped database (drizzle-kv maps nothing by default, mmapSize 0; raw has no mmap, except on the \`… raw with mmap_size 512 MiB\` line),` +
     ` so reading a file of ${num(fileMB('drizzle-kv'))} MB (raw's: ${num(fileMB('raw'))} MB) through mmap maps it into RSS. Those pages are the OS page cache, shared and reclaimable, not heap.`,
+  `mmapSize rows: a store of ${k(LARGE)} keys whose values carry a 100-character \`pad\` besides the usual fields (151 bytes of JSON), a file of ${num(largeMB('drizzle-kv'))} MB (raw's: ${num(largeMB('raw'))} MB),` +
+    ` opened by each system with mmap off (drizzle-kv \`new KVStore(path, { mmapSize: 0 })\`, the default; raw \`mmap_size = 0\`) and with \`mmapSize: ${MMAP_SIZE}\` (raw \`mmap_size = ${MMAP_SIZE}\`), raw with drizzle-kv's 128 MiB cache_size.` +
+    ' Each process starts with an empty SQLite page cache and a warm OS page cache (the fixture was just written); gets read N keys in the scattered order, entries() is one full scan per process.' +
+    ' "cost of the default" = time with mmap off / time with mmap on (above 1: the default is slower). With mmap, a process dies of SIGBUS if another one truncates the file under it (tests/reliability/sigbus.test.ts).',
   `Cold process: median of ${S.coldRuns} \`node -e\` runs per repetition, spawn to exit; \`node -e 0\` alone takes ${num(med(cold, 'node'))} ms.` +
     ` Inside the child (performance.now(), ms, medians): drizzle-kv ${coldSplit('drizzle-kv')}; raw ${coldSplit('raw')}.`,
 ];

@@ -17,12 +17,17 @@ import {
 const require = createRequire(import.meta.url);
 const RAW_DRIVER = require.resolve('better-sqlite3');
 
-// Every adapter: (file, clock = Date, { durability: 'normal' | 'full', mmap: boolean } = {}).
+// Every adapter: (file, clock = Date, { durability: 'normal' | 'full', mmap: boolean, mmapSize: number } = {}).
 const systems = {
-  'drizzle-kv'(file, clock = Date, { durability } = {}) {
+  // `mmapSize`: passed to the store as is (undefined: the default, no memory-mapped I/O).
+  'drizzle-kv'(file, clock = Date, { durability, mmapSize } = {}) {
     assertBuilt();
     const { KVStore, scache } = require(DIST);
-    const s = new KVStore(file, durability === undefined ? { clock } : { clock, durability });
+    const s = new KVStore(file, {
+      clock,
+      ...(durability === undefined ? {} : { durability }),
+      ...(mmapSize === undefined ? {} : { mmapSize }),
+    });
     return {
       set: (k, v, ttl) => s.set(k, v, ttl),
       get: (k) => s.get(k),
@@ -38,8 +43,10 @@ const systems = {
   // What a careful hand-written store on better-sqlite3 does: same table, same
   // upsert (updated_at and size included), statements prepared once, JSON
   // values, expiry checked in JS.
-  // `mmap`: also drizzle-kv's memory settings (128 MiB page cache, 512 MiB mmap), for the RSS comparison.
-  raw(file, clock = Date, { durability = 'normal', mmap = false } = {}) {
+  // `mmap`: a 128 MiB page cache and 512 MiB mmap (drizzle-kv's settings before mmap became opt-in), for the RSS comparison.
+  // `mmapSize`: drizzle-kv's 128 MiB page cache and that mmap_size (0: none), for the mmap rows:
+  // both systems then differ from each other only in the library, and within a system only in mmap.
+  raw(file, clock = Date, { durability = 'normal', mmap = false, mmapSize } = {}) {
     const Database = require(RAW_DRIVER);
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
@@ -47,6 +54,10 @@ const systems = {
     if (mmap) {
       db.pragma('cache_size = -131072');
       db.pragma('mmap_size = 536870912');
+    }
+    if (mmapSize !== undefined) {
+      db.pragma('cache_size = -131072');
+      db.pragma(`mmap_size = ${mmapSize}`);
     }
     db.exec(RAW_SCHEMA);
     const live = '(expires_at IS NULL OR expires_at > ?)';
@@ -162,10 +173,13 @@ const COLD_PHASES = ['boot', 'require', 'open', 'get', 'close'];
 const elapsedMs = (t0) => performance.now() - t0;
 const fixedClock = (t) => ({ now: () => t });
 
-/** Three timed calls of `scan(store)`, which must count `p.size` items; the median, in ms. */
+/** The adapter options of a workload's `p.mmapSize` (the mmap rows); none for the other rows. */
+const mmapOption = (p) => (p.mmapSize === undefined ? {} : { mmapSize: p.mmapSize });
+
+/** Three (or `p.scans`) timed calls of `scan(store)`, which must count `p.size` items; the median, in ms. */
 function timedScans(open, p, what, scan) {
-  const s = open(p.file);
-  const times = [0, 1, 2].map(() => {
+  const s = open(p.file, undefined, mmapOption(p));
+  const times = Array.from({ length: p.scans ?? 3 }, () => {
     const t0 = performance.now();
     const n = scan(s);
     const ms = elapsedMs(t0);
@@ -176,11 +190,17 @@ function timedScans(open, p, what, scan) {
   return { value: median(times), unit: 'ms' };
 }
 
+/**
+ * The value of the 'wide' fixture: VALUE and 100 characters more (151 bytes of JSON), so that 1M keys make a
+ * file (about 200 MB) larger than drizzle-kv's 128 MiB page cache: reads keep going to the file.
+ */
+const WIDE_VALUE = { ...VALUE, pad: 'p'.repeat(100) };
+
 /** The values of `i` in [0, n) in chunks, as [key, value] pairs: fixtures are loaded with setMany. */
-function* chunks(n, pick = () => true, size = 10_000) {
+function* chunks(n, pick = () => true, size = 10_000, value = VALUE) {
   for (let lo = 0; lo < n; lo += size) {
     const chunk = [];
-    for (let i = lo; i < Math.min(n, lo + size); i++) if (pick(i)) chunk.push([key(i), VALUE]);
+    for (let i = lo; i < Math.min(n, lo + size); i++) if (pick(i)) chunk.push([key(i), value]);
     yield chunk;
   }
 }
@@ -197,7 +217,10 @@ function removeDb(file) {
 }
 
 const workloads = {
-  /** Builds a fixture file of `size` keys; 'purge' gives every 10th key a TTL at the fake time PURGE_T0. */
+  /**
+   * Builds a fixture file of `size` keys; 'purge' gives every 10th key a TTL at the fake time PURGE_T0,
+   * 'wide' writes WIDE_VALUE instead of VALUE.
+   */
   async load(open, p) {
     const s = await open(p.file, fixedClock(PURGE_T0));
     const t0 = performance.now();
@@ -207,7 +230,7 @@ const workloads = {
       for (const c of chunks(p.size, expiresInPurgeFixture)) s.setMany(c, TTL_SECONDS);
       for (const c of chunks(p.size, (i) => !expiresInPurgeFixture(i))) s.setMany(c);
     } else {
-      for (const c of chunks(p.size)) s.setMany(c);
+      for (const c of chunks(p.size, undefined, undefined, p.kind === 'wide' ? WIDE_VALUE : VALUE)) s.setMany(c);
     }
     const ms = elapsedMs(t0);
     await s.close(); // the last connection checkpoints the WAL: the fixture is one self-contained file
@@ -228,7 +251,7 @@ const workloads = {
   },
 
   async 'get-hit'(open, p) {
-    const s = await open(p.file);
+    const s = await open(p.file, undefined, mmapOption(p));
     let hits = 0;
     const t0 = performance.now();
     if (s.async) for (let i = 0; i < p.n; i++) hits += (await s.get(readKey(i, p.size))) === undefined ? 0 : 1;

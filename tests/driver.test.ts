@@ -2,34 +2,13 @@
 // passes a connection drizzle-kv cannot use: the cause and the fix, not the
 // loader's words under an error that suggests checking the path.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { KVDatabase, KVStore } from '../src';
-import { builtEntry, root } from './built';
-import { tempDir, thrown } from './helpers';
-
-/** An app folder holding the built package, with better-sqlite3 as `driver` says. */
-function app(driver: 'none' | 'unbuilt'): string {
-  const dir = tempDir();
-  const pkg = join(dir, 'node_modules', 'drizzle-kv');
-  mkdirSync(join(pkg, 'dist'), { recursive: true });
-  cpSync(builtEntry(), join(pkg, 'dist', 'index.cjs'));
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'drizzle-kv', main: 'dist/index.cjs' }));
-  if (driver === 'unbuilt') {
-    // The package as an install whose build step failed leaves it: its JavaScript, no native addon.
-    for (const name of ['better-sqlite3', 'bindings', 'file-uri-to-path']) {
-      cpSync(join(root, 'node_modules', name), join(dir, 'node_modules', name), {
-        recursive: true,
-        filter: (source) => !source.includes(`${name}/build`) && !source.includes(`${name}/deps`) && !source.includes(`${name}/src`),
-      });
-    }
-  }
-  return dir;
-}
+import { childRuntime } from './child-runtime';
+import { thrown } from './helpers';
 
 function openIn(dir: string): { code: string; message: string; loaded: boolean } {
   const script = `
-    const { KVStore } = require('drizzle-kv');
+    const { KVStore } = require('./index.cjs');
     try { new KVStore('x.db'); console.log(JSON.stringify({ code: 'none' })); }
     catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, loaded: true })); }`;
   return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' })) as ReturnType<typeof openIn>;
@@ -37,13 +16,13 @@ function openIn(dir: string): { code: string; message: string; loaded: boolean }
 
 describe('the driver', () => {
   it('not installed: the package still loads; opening a file says to install better-sqlite3', () => {
-    const out = openIn(app('none'));
+    const out = openIn(childRuntime('none'));
     expect(out.code).toBe('ERR_KV_NO_DRIVER');
     expect(out.message).toContain('npm install better-sqlite3');
   });
 
   it('installed without its native addon: opening a file says to rebuild it', () => {
-    const out = openIn(app('unbuilt'));
+    const out = openIn(childRuntime('unbuilt'));
     expect(out.code).toBe('ERR_KV_NO_DRIVER');
     expect(out.message).toMatch(/native addon is not built for this Node\.js \(v\d+.*npm rebuild better-sqlite3/);
   });

@@ -154,10 +154,17 @@ describe('a store on an app’s own connection', () => {
   });
 });
 
+/** An app's connection with the settings drizzle-kv recommends (WAL, a busy timeout), so it has nothing to warn about. */
+function recommendedConnection(path: string): Database.Database {
+  const client = new Database(path, { timeout: 5000 });
+  client.pragma('journal_mode = WAL');
+  return client;
+}
+
 describe("schema: 'external'", () => {
   it('uses a table the app’s migrations created, creating and recording nothing', () => {
     const path = tempDb();
-    const client = new Database(path);
+    const client = recommendedConnection(path);
     appMigration(client, 'sessions');
     using store = new KVStore(client, { table: 'sessions', schema: 'external' });
     store.set('k', { v: 1 }, 60);
@@ -169,7 +176,7 @@ describe("schema: 'external'", () => {
 
   it('names exactly what differs, and changes nothing', () => {
     const path = tempDb();
-    const client = new Database(path);
+    const client = recommendedConnection(path);
     appMigration(client, 'old', storeSteps.slice(0, 1)); // an app migration from before format 2
     client.exec('CREATE TABLE wrong (key TEXT PRIMARY KEY, value TEXT, expires_at INTEGER, updated_at INTEGER NOT NULL, size INTEGER NOT NULL, owner TEXT NOT NULL)');
     const before = withRaw(path, (raw) => raw.prepare('SELECT sql FROM sqlite_master ORDER BY name').pluck().all());

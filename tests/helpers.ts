@@ -56,3 +56,15 @@ export function thrown(fn: () => unknown): Error & { code?: string } {
   }
   throw new Error('expected the call to throw');
 }
+
+/** A function that counts its calls (named `work`, as scache tests expect). */
+export function counted<A extends unknown[], R>(impl: (...args: A) => R) {
+  const fn = Object.assign(
+    function work(...args: A): R {
+      fn.calls++;
+      return impl(...args);
+    },
+    { calls: 0 },
+  );
+  return fn;
+}

@@ -434,6 +434,7 @@ describe('edges of the API', () => {
     const path = tempDb();
     withRaw(path, (db) => db.exec('CREATE TABLE app (id INTEGER PRIMARY KEY)'));
     const client = new Database(path);
+    client.pragma('journal_mode = WAL'); // the settings drizzle-kv recommends for a shared connection, so it has nothing to warn about
     using db = new KVDatabase(client);
     const store = db.store('kv');
     const own = new Error('mine');

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { KVStore, type MemoStore, isKVError, scache } from '../src';
 import { builtEntry } from './built';
-import { FakeClock, tempDb, thrown, withRaw } from './helpers';
+import { FakeClock, counted, tempDb, thrown, withRaw } from './helpers';
 
 let path: string;
 let store: KVStore;
@@ -16,17 +16,6 @@ beforeEach(() => {
 });
 afterEach(() => store.close());
 
-/** A function that counts its calls. */
-function counted<A extends unknown[], R>(impl: (...args: A) => R) {
-  const fn = Object.assign(
-    function work(...args: A): R {
-      fn.calls++;
-      return impl(...args);
-    },
-    { calls: 0 },
-  );
-  return fn;
-}
 
 /** A promise and the functions that settle it, for calls tests keep in flight. */
 function deferred<T>() {

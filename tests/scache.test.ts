@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { KVStore, scache } from '../src';
 import { builtEntry } from './built';
-import { FakeClock, tempDb, tempDir, thrown } from './helpers';
+import { FakeClock, counted, tempDb, tempDir, thrown } from './helpers';
 
 let store: KVStore;
 let clock: FakeClock;
@@ -13,17 +13,6 @@ beforeEach(() => {
 });
 afterEach(() => store.close());
 
-/** A function that counts its calls. */
-function counted<A extends unknown[], R>(impl: (...args: A) => R) {
-  const fn = Object.assign(
-    function work(...args: A): R {
-      fn.calls++;
-      return impl(...args);
-    },
-    { calls: 0 },
-  );
-  return fn;
-}
 
 describe('scache: sync functions', () => {
   it('calls the function once per distinct arguments', () => {

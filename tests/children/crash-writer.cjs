@@ -16,22 +16,11 @@
 // It continues numbering from what the file holds, so it can be restarted
 // after each kill on the same file.
 'use strict';
-const { writeSync } = require('node:fs');
+const { say } = require('./say.cjs');
 
 const [entry, path, durability, batchEvery, batchSize] = process.argv.slice(2);
 const { KVStore } = require(entry);
 
-function say(line) {
-  const data = Buffer.from(`${line}\n`);
-  let off = 0;
-  while (off < data.length) {
-    try {
-      off += writeSync(1, data, off);
-    } catch (err) {
-      if (err.code !== 'EAGAIN') throw err;
-    }
-  }
-}
 
 const store = new KVStore(path, { table: 'crash', durability, timeout: 10_000 });
 let n = (store.get('counter') ?? 0) + 1;

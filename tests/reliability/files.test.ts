@@ -8,7 +8,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
-  cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -18,38 +17,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { type Server, createServer } from 'node:net';
-import { dirname, join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { KVDatabase, KVError, KVStore } from '../../src';
-import { builtEntry, root } from '../built';
+import { childRuntime } from '../child-runtime';
 import { SmallFs, canMount, itWithFaults } from '../fault-fs';
 import { tempDir, thrown, withRaw } from '../helpers';
 
 const posix = process.platform !== 'win32';
 const asRoot = process.getuid?.() === 0;
 
-let childFiles: string | undefined;
-/**
- * A world-readable copy of what {@link inChild}'s child loads, made once
- * per test file: the built entry, and better-sqlite3 with the packages it
- * requires at run time (`bindings`, which requires `file-uri-to-path`). The
- * repository may lie below a folder only its owner may enter.
- */
-function childRuntime(): string {
-  if (childFiles !== undefined) return childFiles;
-  const dir = tempDir();
-  chmodSync(dir, 0o755);
-  copyFileSync(builtEntry(), join(dir, 'index.cjs'));
-  const packageDir = (name: string, from: string) => dirname(require.resolve(`${name}/package.json`, { paths: [from] }));
-  const sqlite = packageDir('better-sqlite3', root);
-  const bindings = packageDir('bindings', sqlite);
-  // Of better-sqlite3, what loads: its JavaScript and the addon; not its C sources nor the build's intermediate files.
-  const loaded = (path: string) => /^(|package\.json|lib(\/.*)?|build|build\/Release|build\/Release\/better_sqlite3\.node)$/.test(relative(sqlite, path).split(sep).join('/'));
-  cpSync(sqlite, join(dir, 'node_modules/better-sqlite3'), { recursive: true, filter: loaded });
-  cpSync(bindings, join(dir, 'node_modules/bindings'), { recursive: true });
-  cpSync(packageDir('file-uri-to-path', bindings), join(dir, 'node_modules/file-uri-to-path'), { recursive: true });
-  childFiles = dir;
-  return dir;
-}
 
 /**
  * Runs `code` (CommonJS, with `fs`, the built package as `kv`, its `KVStore`

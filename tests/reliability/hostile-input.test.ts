@@ -5,11 +5,11 @@
 // SQL-injection names, names up to 129 characters, files that are not SQLite,
 // directories, foreign tables, use after close) is not repeated here.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { KVDatabase, KVError, KVStore } from '../../src';
-import { builtEntry, root } from '../built';
+import { childRuntime } from '../child-runtime';
 import { FakeClock, integrity, tempDb, tempDir, thrown, withRaw } from '../helpers';
 
 function rowCount(path: string, table = 'key_value_store'): number {
@@ -404,30 +404,6 @@ describe('files', () => {
     expect(err.code).toBe('ERR_KV_CANT_OPEN');
   });
 
-  let childFiles: string | undefined;
-  /**
-   * A world-readable copy of what {@link unprivileged}'s child loads, made
-   * once per test file: the built entry, and better-sqlite3 with the packages
-   * it requires at run time (`bindings`, which requires `file-uri-to-path`).
-   * The repository may lie below a folder only its owner may enter (a clone
-   * in a `mktemp -d` folder), from where user 65534 could load neither.
-   */
-  function childRuntime(): string {
-    if (childFiles !== undefined) return childFiles;
-    const dir = tempDir();
-    chmodSync(dir, 0o755);
-    copyFileSync(builtEntry(), join(dir, 'index.cjs'));
-    const packageDir = (name: string, from: string) => dirname(require.resolve(`${name}/package.json`, { paths: [from] }));
-    const sqlite = packageDir('better-sqlite3', root);
-    const bindings = packageDir('bindings', sqlite);
-    // Of better-sqlite3, what loads: its JavaScript and the addon; not its C sources nor the build's intermediate files.
-    const loaded = (path: string) => /^(|package\.json|lib(\/.*)?|build|build\/Release|build\/Release\/better_sqlite3\.node)$/.test(relative(sqlite, path).split(sep).join('/'));
-    cpSync(sqlite, join(dir, 'node_modules/better-sqlite3'), { recursive: true, filter: loaded });
-    cpSync(bindings, join(dir, 'node_modules/bindings'), { recursive: true });
-    cpSync(packageDir('file-uri-to-path', bindings), join(dir, 'node_modules/file-uri-to-path'), { recursive: true });
-    childFiles = dir;
-    return dir;
-  }
 
   /**
    * Runs `code` (CommonJS, with `KVStore` from the built package in scope) as
