@@ -104,6 +104,9 @@ function queryBuilders(db: BetterSQLite3Database, t: KVTable, guarded: SQL | und
   };
 }
 
+/** The queries that write, and so carry the guard outside a transaction that checked it. */
+const GUARDED_QUERIES: ReadonlySet<string> = new Set(['write', 'writeIfAbsent', 'remove', 'take', 'setExpiry', 'clear', 'clearRange', 'cull']);
+
 /** A stored row as the store sees it: its encoded value and its expiry (epoch ms, or `null`). */
 export type StoredRow = readonly [value: EncodedValue, expiresAt: number | null];
 
@@ -170,10 +173,20 @@ function compile(conn: Connection, name: QueryName, query: { toSQL(): { sql: str
 export class KVRepository {
   readonly #conn: Connection;
   readonly #table: string;
+  /** The queries as they are, and (for a managed store) with every write conditioned on the guard. */
   #build: Builders | undefined;
+  #guardedBuild: Builders | undefined;
   readonly #statements = new Map<QueryName, Statement>();
-
+  readonly #guardedStatements = new Map<QueryName, Statement>();
   readonly #guard: StoreGuard | undefined;
+  /**
+   * Whether this repository is inside an {@link KVRepository.immediate}
+   * transaction that checked the guard when it began: it holds the write
+   * lock, so no other connection can change the registry before it ends,
+   * and its writes need no guard of their own (setMany's thousands of rows
+   * pay for one check, not one each).
+   */
+  #checked = false;
 
   /**
    * Nothing is built here: opening a store for one `get` should pay for that one query only.
@@ -192,11 +205,16 @@ export class KVRepository {
    * process that opens a store for one `get` prepares one statement, not sixteen.
    */
   #q(name: QueryName): Statement {
-    let statement = this.#statements.get(name);
+    const guarded = this.#guard !== undefined && (name === 'current' || (!this.#checked && GUARDED_QUERIES.has(name)));
+    const statements = guarded ? this.#guardedStatements : this.#statements;
+    let statement = statements.get(name);
     if (statement === undefined) {
-      this.#build ??= queryBuilders(this.#conn.db, kvTable(this.#table), this.#guard && guardCondition(this.#table, this.#guard));
-      statement = compile(this.#conn, name, this.#build[name]());
-      this.#statements.set(name, statement);
+      const table = kvTable(this.#table);
+      const builders = guarded
+        ? (this.#guardedBuild ??= queryBuilders(this.#conn.db, table, this.#guard && guardCondition(this.#table, this.#guard)))
+        : (this.#build ??= queryBuilders(this.#conn.db, table, undefined));
+      statement = compile(this.#conn, name, builders[name]());
+      statements.set(name, statement);
     }
     return statement;
   }
@@ -305,9 +323,22 @@ export class KVRepository {
     return changes;
   }
 
-  /** Runs `fn` in an IMMEDIATE transaction (a savepoint when nested). */
+  /**
+   * Runs `fn` in an IMMEDIATE transaction (a savepoint when nested), which
+   * for a managed store first checks the guard: a stale handle writes
+   * nothing, and the writes inside need no guard of their own.
+   */
   immediate<T>(fn: () => T): T {
-    return this.#conn.immediate(fn);
+    if (this.#guard === undefined || this.#checked) return this.#conn.immediate(fn);
+    return this.#conn.immediate(() => {
+      this.#checkGuard();
+      this.#checked = true;
+      try {
+        return fn();
+      } finally {
+        this.#checked = false;
+      }
+    });
   }
 
   /** Runs reads in one consistent snapshot without taking the write lock. */

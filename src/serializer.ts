@@ -43,89 +43,111 @@ function asText(data: EncodedValue): string {
  * symbol-keyed and non-enumerable properties of objects, functions, symbols,
  * `BigInt`s, cycles, and objects that are neither plain objects nor arrays.
  *
- * `trail` holds the keys leading to `value`; the path is only spelled out for
- * a refusal, so a value that passes costs no string building.
+ * The path to a value is only spelled out for a refusal, so a value that
+ * passes costs no string building for it.
  */
-function writeJson(value: unknown, key: string, ancestors: object[], trail: (string | number)[]): string {
+function writeJson(value: unknown, key: string | number, w: JsonWriter): void {
   if (typeof value === 'object' && value !== null) {
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') {
-      const replaced: unknown = (toJSON as (key: string) => unknown).call(value, key);
-      if (replaced === undefined) throw refuse(trail, 'undefined (from toJSON)', 'JSON would drop it or turn it into null');
-      return writeJsonData(replaced, ancestors, trail);
+      // An array element's key is its index, made a string only here (as JSON.stringify passes it).
+      const replaced: unknown = (toJSON as (key: string) => unknown).call(value, String(key));
+      if (replaced === undefined) throw refuse(w.trail, 'undefined (from toJSON)', 'JSON would drop it or turn it into null');
+      writeJsonData(replaced, w);
+      return;
     }
   }
-  return writeJsonData(value, ancestors, trail);
+  writeJsonData(value, w);
+}
+
+/**
+ * Where {@link writeJson} writes: the pieces of the text, joined once at the
+ * end (one flat string, where concatenation would leave a rope of pieces for
+ * the driver to flatten), the objects above the value (to find cycles) and
+ * the keys leading to it (for messages).
+ */
+interface JsonWriter {
+  readonly out: string[];
+  readonly ancestors: object[];
+  readonly trail: (string | number)[];
 }
 
 /** {@link writeJson} for a value whose `toJSON`, if any, has been applied. */
-function writeJsonData(value: unknown, ancestors: object[], trail: (string | number)[]): string {
+function writeJsonData(value: unknown, w: JsonWriter): void {
   switch (typeof value) {
     case 'string':
-      return quote(value);
+      w.out.push(quote(value));
+      return;
     case 'boolean':
-      return value ? 'true' : 'false';
+      w.out.push(value ? 'true' : 'false');
+      return;
     case 'number':
-      if (!Number.isFinite(value)) throw refuse(trail, `${value}`, 'JSON has no NaN or Infinity');
-      return `${value}`; // what JSON writes for a finite number (Number::toString; -0 as 0)
+      if (!Number.isFinite(value)) throw refuse(w.trail, `${value}`, 'JSON has no NaN or Infinity');
+      w.out.push(`${value}`); // what JSON writes for a finite number (Number::toString; -0 as 0)
+      return;
     case 'undefined':
-      throw refuse(trail, 'undefined', 'JSON would turn it into null');
+      throw refuse(w.trail, 'undefined', 'JSON would turn it into null');
     case 'object':
       break;
     default:
-      throw refuse(trail, describe(value), 'JSON cannot represent it');
+      throw refuse(w.trail, describe(value), 'JSON cannot represent it');
   }
-  if (value === null) return 'null';
-  if (ancestors.includes(value)) throw refuse(trail, 'a circular reference', 'JSON cannot represent cycles');
-  ancestors.push(value);
-  const text = Array.isArray(value) ? writeJsonArray(value, ancestors, trail) : writeJsonObject(value, ancestors, trail);
-  ancestors.pop();
-  return text;
+  if (value === null) {
+    w.out.push('null');
+    return;
+  }
+  if (w.ancestors.includes(value)) throw refuse(w.trail, 'a circular reference', 'JSON cannot represent cycles');
+  w.ancestors.push(value);
+  if (Array.isArray(value)) writeJsonArray(value, w);
+  else writeJsonObject(value, w);
+  w.ancestors.pop();
 }
 
-function writeJsonArray(array: unknown[], ancestors: object[], trail: (string | number)[]): string {
+function writeJsonArray(array: unknown[], w: JsonWriter): void {
   const length = array.length;
-  let text = '[';
+  w.out.push('[');
   for (let i = 0; i < length; i++) {
-    trail.push(i);
-    if (!(i in array)) throw refuse(trail, 'an array hole', 'JSON would turn it into null');
-    text += (i === 0 ? '' : ',') + writeJson(array[i], String(i), ancestors, trail);
-    trail.pop();
+    w.trail.push(i);
+    if (!(i in array)) throw refuse(w.trail, 'an array hole', 'JSON would turn it into null');
+    if (i > 0) w.out.push(',');
+    writeJson(array[i], i, w);
+    w.trail.pop();
   }
   // JSON writes only the elements of an array. With no holes (refused above), its enumerable
   // keys are exactly its indexes unless it has named properties too; symbols are listed apart.
   // (Reflect.ownKeys would answer both at once, at several times the cost.)
   if (Object.keys(array).length !== length || Object.getOwnPropertySymbols(array).length > 0) {
     const extra = Reflect.ownKeys(array).find((k) => k !== 'length' && !(typeof k === 'string' && String(Number(k)) === k && Number(k) < length));
-    throw refuse(trail, `an array with the extra property ${String(extra)}`, 'JSON keeps only the elements of an array');
+    throw refuse(w.trail, `an array with the extra property ${String(extra)}`, 'JSON keeps only the elements of an array');
   }
-  return `${text}]`;
+  w.out.push(']');
 }
 
-function writeJsonObject(value: object, ancestors: object[], trail: (string | number)[]): string {
+function writeJsonObject(value: object, w: JsonWriter): void {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
-    throw refuse(trail, describe(value), 'JSON would not read it back as the same kind of object');
+    throw refuse(w.trail, describe(value), 'JSON would not read it back as the same kind of object');
   }
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
   if (Object.getOwnPropertyNames(record).length !== keys.length || Object.getOwnPropertySymbols(record).length > 0) {
     const hidden = Reflect.ownKeys(record).find((k) => typeof k === 'symbol' || !Object.prototype.propertyIsEnumerable.call(record, k));
     const what = typeof hidden === 'symbol' ? `a symbol-keyed property (${String(hidden)})` : `a non-enumerable property "${String(hidden)}"`;
-    throw refuse(trail, what, 'JSON would drop it');
+    throw refuse(w.trail, what, 'JSON would drop it');
   }
-  let text = '{';
+  w.out.push('{');
   let first = true;
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
     const v = record[k];
     if (v === undefined) continue;
-    trail.push(k);
-    text += `${first ? '' : ','}${quote(k)}:${writeJson(v, k, ancestors, trail)}`;
-    trail.pop();
+    w.trail.push(k);
+    w.out.push(first ? `${quote(k)}:` : `,${quote(k)}:`);
+    writeJson(v, k, w);
+    w.trail.pop();
     first = false;
   }
-  return `${text}}`;
+  w.out.push('}');
 }
 
 /** Characters a JSON string must escape (and lone surrogates, which JSON.stringify writes as escapes). */
@@ -158,7 +180,9 @@ export const jsonSerializer: Serializer = {
   name: 'json',
   serialize(value) {
     if (value === undefined) return '';
-    return writeJson(value, '', [], []);
+    const w: JsonWriter = { out: [], ancestors: [], trail: [] };
+    writeJson(value, '', w);
+    return w.out.join('');
   },
   deserialize(data) {
     const text = asText(data);
