@@ -61,23 +61,11 @@ function queryBuilders(db: BetterSQLite3Database, t: KVTable, guarded: SQL | und
     updatedAt: sql`excluded.updated_at`,
     size: sql`excluded.size`,
   };
-  // The row to insert: given as values, or (guarded) selected from the registry row, so that no registry row means no insert.
-  const row = () => {
-    const values = { key, value, expiresAt, updatedAt, size };
-    if (guarded === undefined) return db.insert(t).values(values);
-    return db.insert(t).select(
-      db
-        .select({
-          key: sql`${key}`.as('key'),
-          value: sql`${value}`.as('value'),
-          expiresAt: sql`${expiresAt}`.as('expires_at'),
-          updatedAt: sql`${updatedAt}`.as('updated_at'),
-          size: sql`${size}`.as('size'),
-        })
-        .from(kvStores)
-        .where(guarded),
-    );
-  };
+  // The row to insert. Guarded, its size is NULL when the registry row is not the one this handle
+  // opened, which the NOT NULL column refuses: the statement fails, in itself, and writes nothing.
+  // (A guard in a scalar subquery costs a third of one as INSERT … SELECT FROM the registry.)
+  const row = () =>
+    db.insert(t).values({ key, value, expiresAt, updatedAt, size: current === undefined ? size : sql`CASE WHEN ${current} THEN ${size} END` });
   return {
     read: () => db.select({ value: t.value, expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)),
     expiry: () => db.select({ expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)),
@@ -250,15 +238,24 @@ export class KVRepository {
 
   /** Inserts or replaces the row of `k`, written at `at`. */
   write(k: string, v: EncodedValue, exp: number | null, at: number): void {
-    // An upsert always changes one row, unless the guard refused it.
-    if (this.#q('write').run(k, v, exp, at, entrySize(k, v)).changes === 0) this.#checkGuard();
+    this.#insert('write', k, v, exp, at);
   }
 
   /** Writes unless a live row holds `k` at `at`. Returns whether it wrote. */
   writeIfAbsent(k: string, v: EncodedValue, exp: number | null, at: number): boolean {
-    if (this.#q('writeIfAbsent').run(k, v, exp, at, entrySize(k, v), at).changes > 0) return true;
+    if (this.#insert('writeIfAbsent', k, v, exp, at, at) > 0) return true;
     this.#checkGuard();
     return false;
+  }
+
+  /** Runs an upsert; a guard that refused it (the size it leaves NULL, see queryBuilders) is thrown as its error. */
+  #insert(name: 'write' | 'writeIfAbsent', k: string, v: EncodedValue, exp: number | null, at: number, ...rest: number[]): number {
+    try {
+      return this.#q(name).run(k, v, exp, at, entrySize(k, v), ...rest).changes;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_NOTNULL') this.#checkGuard();
+      throw err;
+    }
   }
 
   /**
