@@ -29,11 +29,13 @@ function asText(data: EncodedValue): string {
 }
 
 /**
- * Writes `value` as JSON text in one pass, refusing what `JSON.stringify`
- * would silently change or drop, so that a value reads back as what was
- * written. Each property is read once and `toJSON` called once, and what was
- * checked is what is written: a getter or `toJSON` that answers differently
- * the second time cannot slip past the check.
+ * Checks `value` for JSON in one pass and returns a plain copy of exactly
+ * what it checked, which `JSON.stringify` then writes: each property is read
+ * once and `toJSON` called once, and the copy holds only plain data (no
+ * getter, `toJSON` or proxy left to answer differently a second time), so
+ * what was checked is what is written. The text itself is made by
+ * `JSON.stringify`, natively: several times faster than JavaScript that
+ * builds it, above all in a process that has not warmed up.
  *
  * As JSON defines, an object's `toJSON` result is what is stored (so a `Date`
  * comes back as its ISO string) and `undefined` object properties are left
@@ -43,120 +45,91 @@ function asText(data: EncodedValue): string {
  * symbol-keyed and non-enumerable properties of objects, functions, symbols,
  * `BigInt`s, cycles, and objects that are neither plain objects nor arrays.
  *
- * The path to a value is only spelled out for a refusal, so a value that
- * passes costs no string building for it.
+ * `trail` holds the keys leading to `value`; the path is only spelled out for
+ * a refusal, so a value that passes costs no string building.
  */
-function writeJson(value: unknown, key: string | number, w: JsonWriter): void {
+function plainJson(value: unknown, key: string | number, ancestors: object[], trail: (string | number)[]): unknown {
   if (typeof value === 'object' && value !== null) {
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') {
       // An array element's key is its index, made a string only here (as JSON.stringify passes it).
       const replaced: unknown = (toJSON as (key: string) => unknown).call(value, String(key));
-      if (replaced === undefined) throw refuse(w.trail, 'undefined (from toJSON)', 'JSON would drop it or turn it into null');
-      writeJsonData(replaced, w);
-      return;
+      if (replaced === undefined) throw refuse(trail, 'undefined (from toJSON)', 'JSON would drop it or turn it into null');
+      return plainJsonData(replaced, ancestors, trail);
     }
   }
-  writeJsonData(value, w);
+  return plainJsonData(value, ancestors, trail);
 }
 
-/**
- * Where {@link writeJson} writes: the pieces of the text, joined once at the
- * end (one flat string, where concatenation would leave a rope of pieces for
- * the driver to flatten), the objects above the value (to find cycles) and
- * the keys leading to it (for messages).
- */
-interface JsonWriter {
-  readonly out: string[];
-  readonly ancestors: object[];
-  readonly trail: (string | number)[];
-}
-
-/** {@link writeJson} for a value whose `toJSON`, if any, has been applied. */
-function writeJsonData(value: unknown, w: JsonWriter): void {
+/** {@link plainJson} for a value whose `toJSON`, if any, has been applied. */
+function plainJsonData(value: unknown, ancestors: object[], trail: (string | number)[]): unknown {
   switch (typeof value) {
     case 'string':
-      w.out.push(quote(value));
-      return;
     case 'boolean':
-      w.out.push(value ? 'true' : 'false');
-      return;
+      return value;
     case 'number':
-      if (!Number.isFinite(value)) throw refuse(w.trail, `${value}`, 'JSON has no NaN or Infinity');
-      w.out.push(`${value}`); // what JSON writes for a finite number (Number::toString; -0 as 0)
-      return;
+      if (!Number.isFinite(value)) throw refuse(trail, `${value}`, 'JSON has no NaN or Infinity');
+      return value;
     case 'undefined':
-      throw refuse(w.trail, 'undefined', 'JSON would turn it into null');
+      throw refuse(trail, 'undefined', 'JSON would turn it into null');
     case 'object':
       break;
     default:
-      throw refuse(w.trail, describe(value), 'JSON cannot represent it');
+      throw refuse(trail, describe(value), 'JSON cannot represent it');
   }
-  if (value === null) {
-    w.out.push('null');
-    return;
-  }
-  if (w.ancestors.includes(value)) throw refuse(w.trail, 'a circular reference', 'JSON cannot represent cycles');
-  w.ancestors.push(value);
-  if (Array.isArray(value)) writeJsonArray(value, w);
-  else writeJsonObject(value, w);
-  w.ancestors.pop();
+  if (value === null) return null;
+  if (ancestors.includes(value)) throw refuse(trail, 'a circular reference', 'JSON cannot represent cycles');
+  ancestors.push(value);
+  const copy = Array.isArray(value) ? plainJsonArray(value, ancestors, trail) : plainJsonObject(value, ancestors, trail);
+  ancestors.pop();
+  return copy;
 }
 
-function writeJsonArray(array: unknown[], w: JsonWriter): void {
+function plainJsonArray(array: unknown[], ancestors: object[], trail: (string | number)[]): unknown[] {
   const length = array.length;
-  w.out.push('[');
+  const copy = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
-    w.trail.push(i);
-    if (!(i in array)) throw refuse(w.trail, 'an array hole', 'JSON would turn it into null');
-    if (i > 0) w.out.push(',');
-    writeJson(array[i], i, w);
-    w.trail.pop();
+    trail.push(i);
+    if (!(i in array)) throw refuse(trail, 'an array hole', 'JSON would turn it into null');
+    copy[i] = plainJson(array[i], i, ancestors, trail);
+    trail.pop();
   }
   // JSON writes only the elements of an array. With no holes (refused above), its enumerable
   // keys are exactly its indexes unless it has named properties too; symbols are listed apart.
   // (Reflect.ownKeys would answer both at once, at several times the cost.)
   if (Object.keys(array).length !== length || Object.getOwnPropertySymbols(array).length > 0) {
     const extra = Reflect.ownKeys(array).find((k) => k !== 'length' && !(typeof k === 'string' && String(Number(k)) === k && Number(k) < length));
-    throw refuse(w.trail, `an array with the extra property ${String(extra)}`, 'JSON keeps only the elements of an array');
+    throw refuse(trail, `an array with the extra property ${String(extra)}`, 'JSON keeps only the elements of an array');
   }
-  w.out.push(']');
+  return copy;
 }
 
-function writeJsonObject(value: object, w: JsonWriter): void {
+function plainJsonObject(value: object, ancestors: object[], trail: (string | number)[]): Record<string, unknown> {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
-    throw refuse(w.trail, describe(value), 'JSON would not read it back as the same kind of object');
+    throw refuse(trail, describe(value), 'JSON would not read it back as the same kind of object');
   }
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
   if (Object.getOwnPropertyNames(record).length !== keys.length || Object.getOwnPropertySymbols(record).length > 0) {
     const hidden = Reflect.ownKeys(record).find((k) => typeof k === 'symbol' || !Object.prototype.propertyIsEnumerable.call(record, k));
     const what = typeof hidden === 'symbol' ? `a symbol-keyed property (${String(hidden)})` : `a non-enumerable property "${String(hidden)}"`;
-    throw refuse(w.trail, what, 'JSON would drop it');
+    throw refuse(trail, what, 'JSON would drop it');
   }
-  w.out.push('{');
-  let first = true;
+  // Filled in the original's key order, which JSON.stringify then follows in the copy.
+  const copy: Record<string, unknown> = {};
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
     const v = record[k];
     if (v === undefined) continue;
-    w.trail.push(k);
-    w.out.push(first ? `${quote(k)}:` : `,${quote(k)}:`);
-    writeJson(v, k, w);
-    w.trail.pop();
-    first = false;
+    trail.push(k);
+    const plain = plainJson(v, k, ancestors, trail);
+    // An own "__proto__" property is a key like any other; assigning it would set the prototype instead.
+    if (k === '__proto__') Object.defineProperty(copy, k, { value: plain, enumerable: true, writable: true, configurable: true });
+    else copy[k] = plain;
+    trail.pop();
   }
-  w.out.push('}');
-}
-
-/** Characters a JSON string must escape (and lone surrogates, which JSON.stringify writes as escapes). */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/** A string as JSON text: most keys and values need no escape, and skipping JSON.stringify for them is several times cheaper. */
-function quote(text: string): string {
-  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
+  return copy;
 }
 
 function refuse(trail: readonly (string | number)[], what: string, why: string): KVTypeError {
@@ -180,9 +153,7 @@ export const jsonSerializer: Serializer = {
   name: 'json',
   serialize(value) {
     if (value === undefined) return '';
-    const w: JsonWriter = { out: [], ancestors: [], trail: [] };
-    writeJson(value, '', w);
-    return w.out.join('');
+    return JSON.stringify(plainJson(value, '', [], []));
   },
   deserialize(data) {
     const text = asText(data);
