@@ -113,6 +113,19 @@ const project = () => (currentProject ??= consumer('current', {
 }));
 const esmCompilerOptions = { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, outDir: 'out', types: ['node'] };
 
+/** Type-checks and runs the README's Drizzle-app snippet as an ESM TypeScript app in `folder` of the consumer project. */
+function runDrizzleAppSnippet(consumerProject, folder) {
+  const dir = join(consumerProject, folder);
+  write(dir, {
+    'package.json': { type: 'module' },
+    // drizzle-orm's own declarations do not pass skipLibCheck: false; an app on it sets skipLibCheck.
+    'tsconfig.json': { compilerOptions: { ...esmCompilerOptions, skipLibCheck: true, lib: ['es2023', 'esnext.disposable'] }, files: ['app.ts'] },
+    'app.ts': `${readmeSnippet('const kv = new KVDatabase(db)')}\nconsole.log('ran');\n`,
+  });
+  tsc(consumerProject, dir);
+  node(['out/app.js'], dir);
+}
+
 check('ESM TypeScript (nodenext, skipLibCheck: false): an app that uses the store type-checks and runs', () => {
   const current = project();
   const dir = join(current, 'esm');
@@ -137,16 +150,7 @@ check('ESM TypeScript (nodenext, skipLibCheck: false): an app that uses the stor
 });
 
 check("ESM TypeScript: the README's Drizzle-app snippet type-checks and runs on drizzle-orm " + installed('drizzle-orm'), () => {
-  const current = project();
-  const dir = join(current, 'esm-drizzle');
-  write(dir, {
-    'package.json': { type: 'module' },
-    // drizzle-orm's own declarations do not pass skipLibCheck: false; an app on it sets skipLibCheck.
-    'tsconfig.json': { compilerOptions: { ...esmCompilerOptions, skipLibCheck: true, lib: ['es2023', 'esnext.disposable'] }, files: ['app.ts'] },
-    'app.ts': `${readmeSnippet('const kv = new KVDatabase(db)')}\nconsole.log('ran');\n`,
-  });
-  tsc(current, dir);
-  node(['out/app.js'], dir);
+  runDrizzleAppSnippet(project(), 'esm-drizzle');
 });
 
 check("ESM: types and run time agree that there is no default export (import kv from 'drizzle-kv')", () => {
@@ -222,14 +226,7 @@ check(`the oldest supported peers (drizzle-orm ${OLDEST['drizzle-orm']}, better-
   });
   const versions = ['drizzle-orm', 'better-sqlite3'].map((n) => JSON.parse(readFileSync(join(oldest, 'node_modules', n, 'package.json'), 'utf8')).version);
   assertEqual(versions, [OLDEST['drizzle-orm'], OLDEST['better-sqlite3']], 'installed versions (no nested copy of a newer one)');
-  const dir = join(oldest, 'app');
-  write(dir, {
-    'package.json': { type: 'module' },
-    'tsconfig.json': { compilerOptions: { ...esmCompilerOptions, skipLibCheck: true, lib: ['es2023', 'esnext.disposable'] }, files: ['app.ts'] },
-    'app.ts': `${readmeSnippet('const kv = new KVDatabase(db)')}\nconsole.log('ran');\n`,
-  });
-  tsc(oldest, dir);
-  node(['out/app.js'], dir);
+  runDrizzleAppSnippet(oldest, 'app');
   const nested = run('find', [join(oldest, 'node_modules'), '-mindepth', '3', '-name', 'package.json', '-path', '*node_modules/*/node_modules/*']).split('\n');
   const copies = nested.filter((p) => /node_modules\/(drizzle-orm|better-sqlite3)\/package\.json$/.test(p));
   assertEqual(copies, [], 'nested copies of drizzle-orm or better-sqlite3');
