@@ -20,9 +20,10 @@ const size = sql.placeholder('size');
  * The registry row a managed store's writes are conditioned on: the store's
  * name, the format version and the serializer this handle writes. Another
  * process may migrate the store (a newer release) or drop and recreate it
- * (another serializer) while this handle is open; every write statement then
- * finds no such row and changes nothing, in the same statement, so no row of
- * the old format or serializer ever lands in the table.
+ * (another serializer) while this handle is open; every write then finds no
+ * such row and is refused in the same statement (an upsert fails, a delete or
+ * update changes nothing), so no row of the old format or serializer ever
+ * lands in the table.
  */
 export interface StoreGuard {
   readonly version: number;
@@ -87,7 +88,7 @@ function queryBuilders(db: BetterSQLite3Database, t: KVTable, guarded: SQL | und
       db
         .delete(t)
         .where(and(inArray(t.key, db.select({ key: t.key }).from(t).where(lte(t.expiresAt, now)).limit(limit)), current)),
-    // Whether the guard holds: asked only when a guarded write changed nothing, to tell "nothing to change" from "stale".
+    // Whether the guard holds (KVRepository#assertCurrent); always taken from the guarded queries.
     current: () => db.select({ one: sql`1` }).from(kvStores).where(guarded ?? sql`1`),
   };
 }
@@ -208,22 +209,18 @@ export class KVRepository {
   }
 
   /**
-   * After a guarded write that changed nothing: throws if that was because the
-   * guard no longer holds, so "nothing to change" is never confused with "this
-   * handle's store is gone or changed".
+   * Throws the guard's error if it no longer holds. Asked when a guarded write
+   * changed nothing or failed (so "nothing to change" is never confused with
+   * "this handle's store is gone or changed"), when a transaction begins, and
+   * by callers that met a row they cannot decode.
    */
-  #checkGuard(): void {
+  assertCurrent(): void {
     if (this.#guard !== undefined && this.#q('current').get() === undefined) throw this.#guard.stale();
   }
 
   /** The SQL text of query `name`, as prepared on the driver. For tests that check query plans. @internal */
   sqlOf(name: QueryName): string {
     return this.#q(name).source;
-  }
-
-  /** Throws the guard's error if it no longer holds (for callers that met an unreadable row). */
-  assertCurrent(): void {
-    this.#checkGuard();
   }
 
   /** The row of `k`, live or expired. */
@@ -244,7 +241,7 @@ export class KVRepository {
   /** Writes unless a live row holds `k` at `at`. Returns whether it wrote. */
   writeIfAbsent(k: string, v: EncodedValue, exp: number | null, at: number): boolean {
     if (this.#insert('writeIfAbsent', k, v, exp, at, at) > 0) return true;
-    this.#checkGuard();
+    this.assertCurrent();
     return false;
   }
 
@@ -253,7 +250,7 @@ export class KVRepository {
     try {
       return this.#q(name).run(k, v, exp, at, entrySize(k, v), ...rest).changes;
     } catch (err) {
-      if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_NOTNULL') this.#checkGuard();
+      if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_NOTNULL') this.assertCurrent();
       throw err;
     }
   }
@@ -268,21 +265,21 @@ export class KVRepository {
    */
   remove(k: string): number | null | undefined {
     const rows = this.#q('remove').all(k) as (number | null)[];
-    if (rows.length === 0) this.#checkGuard();
+    if (rows.length === 0) this.assertCurrent();
     return rows.length === 0 ? undefined : rows[0];
   }
 
   /** Deletes the row of `k` and returns it, in one statement (stepped to its end, as {@link KVRepository.remove}). */
   take(k: string): StoredRow | undefined {
     const rows = this.#q('take').all(k) as StoredRow[];
-    if (rows.length === 0) this.#checkGuard();
+    if (rows.length === 0) this.assertCurrent();
     return rows[0];
   }
 
   /** Sets the expiry of a live row. Returns whether there was one. */
   setExpiry(k: string, exp: number | null, at: number): boolean {
     if (this.#q('setExpiry').run(exp, k, at).changes > 0) return true;
-    this.#checkGuard();
+    this.assertCurrent();
     return false;
   }
 
@@ -309,14 +306,14 @@ export class KVRepository {
   /** Deletes every row (live or expired) in `range`, or in the table. Returns how many. */
   clear(range?: KeyRange): number {
     const { changes } = range === undefined ? this.#q('clear').run() : this.#q('clearRange').run(range.lo, range.hi);
-    if (changes === 0) this.#checkGuard();
+    if (changes === 0) this.assertCurrent();
     return changes;
   }
 
   /** Deletes at most `n` expired rows. Returns how many it deleted. */
   cull(at: number, n: number): number {
     const { changes } = this.#q('cull').run(at, n);
-    if (changes === 0) this.#checkGuard();
+    if (changes === 0) this.assertCurrent();
     return changes;
   }
 
@@ -328,7 +325,7 @@ export class KVRepository {
   immediate<T>(fn: () => T): T {
     if (this.#guard === undefined || this.#checked) return this.#conn.immediate(fn);
     return this.#conn.immediate(() => {
-      this.#checkGuard();
+      this.assertCurrent();
       this.#checked = true;
       try {
         return fn();
