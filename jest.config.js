@@ -8,4 +8,7 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
   testTimeout: 60_000,
+  // Finds PostgreSQL and starts sqld for the run (tests/servers/index.ts).
+  globalSetup: '<rootDir>/tests/servers/global-setup.ts',
+  globalTeardown: '<rootDir>/tests/servers/global-teardown.ts',
 };

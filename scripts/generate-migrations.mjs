@@ -1,22 +1,33 @@
 #!/usr/bin/env node
-// Regenerates the ordered migration lists the runtime embeds (migrations/<level>.ts)
-// from drizzle-kit's output (drizzle/<level>/), after running drizzle-kit for both
-// format levels.
+// Regenerates the ordered migration lists the runtime embeds from drizzle-kit's
+// output, for every engine (dialect) and format level:
+//
+//   sqlite  drizzle/<level>/     -> migrations/<level>.ts      (from src/schema/)
+//   pg      drizzle/pg/<level>/  -> migrations/pg/<level>.ts   (from src/pg/schema.ts)
+//
+// after running drizzle-kit for every dialect x level pair.
 //
 //   npm run db:generate                  run drizzle-kit, then embed
-//   npm run db:generate -- --name NAME   the same, naming a new migration
+//   npm run db:generate -- --name NAME   the same, naming a new migration (use the
+//                                        same name on every dialect: format versions
+//                                        and tags are shared, tests/pg/format-parity.test.ts)
 //   npm run db:generate -- --no-kit      only embed (after editing a custom SQL step)
 //   node scripts/generate-migrations.mjs --check
-//                                        exit 1 if migrations/ is out of date
+//                                        exit 1 if any migrations/ file is out of date
 //
 // The SQL is embedded in code, not read from a folder at run time, so the built
 // package finds its migrations wherever it is installed or bundled.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dialects = [
+  // sqlite keeps its original paths (other code imports migrations/store and drizzle/*.schema.ts).
+  { dialect: 'sqlite', drizzleDir: 'drizzle', migrationsDir: 'migrations', source: 'src/schema/', stepImport: './step' },
+  { dialect: 'pg', drizzleDir: 'drizzle/pg', migrationsDir: 'migrations/pg', source: 'src/pg/schema.ts', stepImport: '../step' },
+];
 const levels = [
   { level: 'database', exportName: 'databaseSteps', what: 'The database-level format (bookkeeping tables)' },
   { level: 'store', exportName: 'storeSteps', what: 'The per-store format (one table per store)' },
@@ -28,37 +39,45 @@ const nameAt = args.indexOf('--name');
 const name = nameAt >= 0 ? args[nameAt + 1] : undefined;
 
 if (!check && !args.includes('--no-kit')) {
-  for (const { level } of levels) {
-    execFileSync('npx', ['drizzle-kit', 'generate', ...(name ? ['--name', name] : [])], {
-      cwd: root,
-      stdio: 'inherit',
-      env: { ...process.env, DRIZZLE_KV_LEVEL: level },
-    });
+  for (const { dialect } of dialects) {
+    for (const { level } of levels) {
+      execFileSync('npx', ['drizzle-kit', 'generate', ...(name ? ['--name', name] : [])], {
+        cwd: root,
+        stdio: 'inherit',
+        env: { ...process.env, DRIZZLE_KV_DIALECT: dialect, DRIZZLE_KV_LEVEL: level },
+      });
+    }
   }
 }
 
 let stale = 0;
-for (const { level, exportName, what } of levels) {
-  const target = join(root, 'migrations', `${level}.ts`);
-  const text = render(level, exportName, what);
-  const current = readFileSafe(target);
-  if (check) {
-    if (current !== text) {
-      console.error(`migrations/${level}.ts is out of date with drizzle/${level}/: run npm run db:generate`);
-      stale++;
+for (const d of dialects) {
+  for (const { level, exportName, what } of levels) {
+    const target = join(root, d.migrationsDir, `${level}.ts`);
+    const text = render(d, level, exportName, what);
+    const current = readFileSafe(target);
+    if (check) {
+      if (current !== text) {
+        console.error(
+          `${d.migrationsDir}/${level}.ts is out of date with ${d.drizzleDir}/${level}/: run npm run db:generate`,
+        );
+        stale++;
+      }
+    } else if (current !== text) {
+      mkdirSync(join(root, d.migrationsDir), { recursive: true });
+      writeFileSync(target, text);
+      console.log(`wrote ${d.migrationsDir}/${level}.ts`);
     }
-  } else if (current !== text) {
-    writeFileSync(target, text);
-    console.log(`wrote migrations/${level}.ts`);
   }
 }
 process.exit(stale ? 1 : 0);
 
-function render(level, exportName, what) {
-  const journal = JSON.parse(readFileSync(join(root, 'drizzle', level, 'meta', '_journal.json'), 'utf8'));
+function render({ drizzleDir, source, stepImport }, level, exportName, what) {
+  const dir = join(root, drizzleDir, level);
+  const journal = JSON.parse(readFileSync(join(dir, 'meta', '_journal.json'), 'utf8'));
   const entries = [...journal.entries].sort((a, b) => a.idx - b.idx);
   const steps = entries.map((entry, i) => {
-    const sql = readFileSync(join(root, 'drizzle', level, `${entry.tag}.sql`), 'utf8');
+    const sql = readFileSync(join(dir, `${entry.tag}.sql`), 'utf8');
     const statements = sql
       .split('--> statement-breakpoint')
       .map((s) => s.trim())
@@ -67,9 +86,9 @@ function render(level, exportName, what) {
     return `  {\n    version: ${i + 1},\n    tag: ${JSON.stringify(entry.tag)},\n    statements: [\n${lines}\n    ],\n  },`;
   });
   return [
-    `// Generated by \`npm run db:generate\` from drizzle/${level}/. Do not edit by hand:`,
-    '// change the schema in src/schema/, then regenerate (see docs/format.md).',
-    "import type { MigrationStep } from './step';",
+    `// Generated by \`npm run db:generate\` from ${drizzleDir}/${level}/. Do not edit by hand:`,
+    `// change the schema in ${source}, then regenerate (see docs/format.md).`,
+    `import type { MigrationStep } from '${stepImport}';`,
     '',
     `/** ${what}: one step per version, oldest first. */`,
     `export const ${exportName}: readonly MigrationStep[] = [`,

@@ -4,23 +4,23 @@
  *
  * @packageDocumentation
  */
-import { assertRuntime } from './runtime';
+import { assertRuntime } from './core/runtime';
 
 assertRuntime();
 
-export { KVStore } from './store';
-export type { EntriesOptions, KVStoreConnectionOptions, ListOptions } from './store';
-export type { ConnectionSource, SqliteClient } from './sqlite-client';
-export { scache } from './scache';
-export type { Memoized, MemoStore, ScacheOptions, ScacheWrapper } from './scache';
-export { KVDatabase } from './database';
-export type { DropOptions, FileInfo, StoreInfo } from './database';
-export type { AdoptKvCacheOptions, AdoptedTable } from './kv-cache-adoption';
-export type { Clock, Durability, SchemaMode, KVDatabaseOptions, KVStoreFileOptions, KVStoreOptions } from './options';
-export type { Ttl } from './validate';
-export { jsonSerializer, v8Serializer } from './serializer';
-export type { Serializer, SerializerOption } from './serializer';
-export { KVError, KVRangeError, KVTypeError, isKVError } from './errors';
-export type { AnyKVError, KVErrorCode, KVErrorOptions } from './errors';
+export { KVStore } from './sqlite/store';
+export type { EntriesOptions, KVStoreConnectionOptions, ListOptions } from './sqlite/store';
+export type { ConnectionSource, SqliteClient } from './sqlite/sqlite-client';
+export { scache } from './scache/scache';
+export type { Memoized, MemoStore, ScacheOptions, ScacheWrapper } from './scache/scache';
+export { KVDatabase } from './sqlite/database';
+export type { DropOptions, FileInfo, StoreInfo } from './sqlite/database';
+export type { AdoptKvCacheOptions, AdoptedTable } from './sqlite/kv-cache-adoption';
+export type { Clock, Durability, SchemaMode, TablesMode, KVDatabaseOptions, KVStoreFileOptions, KVStoreOptions } from './core/options';
+export type { Ttl } from './core/ttl';
+export { jsonSerializer, v8Serializer } from './serialization/serializer';
+export type { Serializer, SerializerOption } from './serialization/serializer';
+export { KVError, KVRangeError, KVTypeError, isKVError } from './core/errors';
+export type { AnyKVError, KVErrorCode, KVErrorOptions } from './core/errors';
 export type { EncodedValue } from './schema/value';
-export { DATABASE_FORMAT_VERSION, STORE_FORMAT_VERSION } from './migrator';
+export { DATABASE_FORMAT_VERSION, STORE_FORMAT_VERSION } from './sqlite/migrator';

@@ -7,7 +7,7 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { storeSteps } from '../migrations/store';
 import { KVDatabase, KVStore } from '../src';
 import { kvTable } from '../src/schema';
-import { isConnectionSource } from '../src/connection';
+import { isConnectionSource } from '../src/sqlite/connection';
 import { builtEntry, root } from './built';
 import { tempDb, thrown, withRaw } from './helpers';
 

@@ -1,6 +1,6 @@
 // One check catches every error of the library.
 import { KVDatabase, KVError, KVRangeError, KVStore, KVTypeError, type Serializer, isKVError } from '../src';
-import type * as errors from '../src/errors';
+import type * as errors from '../src/core/errors';
 import { tempDb, thrown } from './helpers';
 
 describe('instanceof KVError', () => {
@@ -33,7 +33,7 @@ describe('instanceof KVError', () => {
 
   it('recognises an error thrown by another installed copy of the library', () => {
     jest.isolateModules(() => {
-      const other = require('../src/errors') as typeof errors;
+      const other = require('../src/core/errors') as typeof errors;
       expect(other.KVError).not.toBe(KVError);
       const err = new other.KVTypeError('ERR_KV_INVALID_KEY', 'from the other copy');
       expect(err instanceof KVError).toBe(true);

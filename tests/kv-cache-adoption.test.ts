@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KVDatabase, KVStore } from '../src';
-import { kvCacheExpiry, zoneFormatter } from '../src/kv-cache-adoption';
+import { kvCacheExpiry, zoneFormatter } from '../src/sqlite/kv-cache-adoption';
 import { builtEntry, root } from './built';
 import { FakeClock, integrity, tempDb, thrown, withRaw } from './helpers';
 

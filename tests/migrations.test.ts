@@ -4,8 +4,8 @@ import { databaseSteps } from '../migrations/database';
 import type { MigrationStep } from '../migrations/step';
 import { storeSteps } from '../migrations/store';
 import { DATABASE_FORMAT_VERSION, KVDatabase, KVStore, STORE_FORMAT_VERSION } from '../src';
-import { openConnection } from '../src/connection';
-import { type Format, ensureStore } from '../src/migrator';
+import { openConnection } from '../src/sqlite/connection';
+import { type Format, ensureStore } from '../src/sqlite/migrator';
 import { tempDb, thrown, withRaw } from './helpers';
 
 const options = { timeout: 2000, readonly: false, durability: 'normal', mmapSize: 0 } as const;

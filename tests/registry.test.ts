@@ -1,7 +1,7 @@
 import { KVDatabase, KVStore } from '../src';
-import { openConnection } from '../src/connection';
-import { resolveDatabaseOptions } from '../src/options';
-import { Registry } from '../src/registry';
+import { openConnection } from '../src/sqlite/connection';
+import { resolveDatabaseOptions } from '../src/core/options';
+import { Registry } from '../src/sqlite/registry';
 import { tempDb } from './helpers';
 
 describe('the registry', () => {

@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { KVStore, STORE_FORMAT_VERSION, DATABASE_FORMAT_VERSION } from '../../src';
-import { openConnection } from '../../src/connection';
-import { CURRENT_FORMAT, type Format, ensureStore } from '../../src/migrator';
+import { openConnection } from '../../src/sqlite/connection';
+import { CURRENT_FORMAT, type Format, ensureStore } from '../../src/sqlite/migrator';
 import { builtEntry, root } from '../built';
 import { nextLine } from '../child-lines';
 import { integrity, tempDb, withRaw } from '../helpers';

@@ -12,9 +12,9 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { KVStore } from '../../src';
-import { type Connection, openConnection } from '../../src/connection';
-import { resolveDatabaseOptions } from '../../src/options';
-import { WAL_BOUND_BYTES, WAL_CHECKPOINT_BYTES, checkpointIfLarge } from '../../src/wal';
+import { type Connection, openConnection } from '../../src/sqlite/connection';
+import { resolveDatabaseOptions } from '../../src/core/options';
+import { WAL_BOUND_BYTES, WAL_CHECKPOINT_BYTES, checkpointIfLarge } from '../../src/sqlite/wal';
 import { builtEntry } from '../built';
 import { tempDb } from '../helpers';
 

@@ -1,0 +1,339 @@
+import type { EntriesOptions, KVStoreApi, ListOptions, ManyEntries } from '../core/api';
+import { describe } from '../core/describe';
+import { KVError, KVTypeError } from '../core/errors';
+import type { KeyRange } from '../core/key-range';
+import { type KVStoreFileOptions, type KVStoreOptions, type ResolvedStoreOptions, resolveFileOptions } from '../core/options';
+import { PURGE_BATCH, StoreRules, needsExplaining } from '../core/rules';
+import type { Ttl } from '../core/ttl';
+import { SQLITE_CAPABILITIES } from './capabilities';
+import { type Connection, type ConnectionSource, borrowConnection, isConnectionSource, openConnection, resolveDatabasePath } from './connection';
+import { toKVError } from './errors';
+import { prepareStore } from './open-store';
+import type { KVRepository } from './repository';
+
+export type { EntriesOptions, ListOptions };
+
+/** Marks a {@link StoreBinding}, so no app object can be mistaken for one. @internal */
+export const BINDING = Symbol('drizzle-kv store binding');
+
+function isBinding(value: unknown): value is StoreBinding {
+  return typeof value === 'object' && value !== null && BINDING in value;
+}
+
+/** Options for `new KVStore(connection, options)`: the store's options and the table name. */
+export interface KVStoreConnectionOptions extends KVStoreOptions {
+  /**
+   * Name of the store, which is its table name.
+   * @default 'key_value_store'
+   */
+  table?: string;
+}
+
+/**
+ * How a store is bound to a connection.
+ * @internal
+ */
+export interface StoreBinding {
+  readonly [BINDING]: true;
+  readonly connection: Connection;
+  readonly table: string;
+  readonly options: ResolvedStoreOptions;
+  /** Whether closing the store closes the connection (a borrowed one stays open whatever this says). */
+  readonly closesConnection: boolean;
+  /** Called once when the store closes. */
+  readonly onClose?: (store: object) => void;
+}
+
+/**
+ * A persistent key-value store: one table of an SQLite file.
+ *
+ * Values are JSON by default; entries may expire after a TTL in seconds.
+ * Every method is synchronous, like better-sqlite3 underneath.
+ *
+ * @typeParam V - the type of the values (checked at run time only by the serializer)
+ *
+ * @example
+ * ```ts
+ * using store = new KVStore('cache.db');
+ * store.set('user:1', { name: 'Alice', age: 30 });
+ * store.set('session:abc', { token: 'xyz' }, 3600);
+ * store.get('user:1'); // { name: 'Alice', age: 30 }
+ * store.get('missing', 0); // 0
+ * ```
+ */
+export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, Iterable<[string, V]> {
+  readonly name: string;
+  #repo: KVRepository | undefined;
+  readonly #binding: StoreBinding;
+  readonly #rules: StoreRules;
+
+  /**
+   * Opens (creating if needed) the store `table` in the SQLite file at
+   * `path`. Parent folders are created, `~` is expanded, and `':memory:'`
+   * opens a private in-memory database.
+   *
+   * @param path - the database file
+   * @param table - the store's name @defaultValue `'key_value_store'`
+   */
+  constructor(path: string, table?: string);
+  /**
+   * Opens (creating if needed) a store in the SQLite file at `path`, with options.
+   */
+  constructor(path: string, options?: KVStoreFileOptions);
+  /**
+   * Opens (creating if needed) a store on an app's own connection: a
+   * better-sqlite3 `Database` or a Drizzle database made on one. The store
+   * shares its transactions and leaves its settings alone; closing the store
+   * does not close it.
+   */
+  constructor(connection: ConnectionSource, tableOrOptions?: string | KVStoreConnectionOptions);
+  /** @internal */
+  constructor(binding: StoreBinding);
+  constructor(
+    source: string | ConnectionSource | StoreBinding,
+    tableOrOptions?: string | KVStoreFileOptions | KVStoreConnectionOptions,
+  ) {
+    let binding: StoreBinding;
+    if (isBinding(source)) {
+      binding = source;
+    } else {
+      // Everything is validated before the file is touched.
+      const borrowed = isConnectionSource(source);
+      const { table, database, store } = resolveFileOptions(tableOrOptions, borrowed);
+      const connection = borrowed ? borrowConnection(source) : openConnection(resolveDatabasePath(source), database);
+      binding = { [BINDING]: true, connection, table, options: store, closesConnection: true };
+    }
+    const { connection, table, options } = binding;
+    try {
+      this.#repo = prepareStore(connection, table, options);
+    } catch (err) {
+      if (binding.closesConnection) connection.close();
+      throw toKVError(err, `open store "${table}"`);
+    }
+    this.name = table;
+    this.#binding = binding;
+    this.#rules = new StoreRules(options, SQLITE_CAPABILITIES);
+  }
+
+  get(key: string): V | undefined;
+  get<D>(key: string, defaultValue: D): V | D;
+  get(key: string, defaultValue?: unknown): unknown {
+    const rules = this.#rules;
+    rules.key(key, 'get');
+    return this.#run('get', (repo) => rules.valueOf(repo.read(key), key, rules.now(), defaultValue));
+  }
+
+  set(key: string, value: V, ttl?: Ttl): void {
+    const rules = this.#rules;
+    rules.key(key, 'set');
+    const now = rules.now();
+    const expiresAt = rules.expiry(ttl, now, 'set');
+    const data = rules.encode(value, 'set');
+    this.#run('set', (repo) => repo.write(key, data, expiresAt, now, rules.cullBudget(1)));
+  }
+
+  add(key: string, value: V, ttl?: Ttl): boolean {
+    const rules = this.#rules;
+    rules.key(key, 'add');
+    const now = rules.now();
+    const expiresAt = rules.expiry(ttl, now, 'add');
+    const data = rules.encode(value, 'add');
+    return this.#run('add', (repo) => repo.writeIfAbsent(key, data, expiresAt, now));
+  }
+
+  has(key: string): boolean {
+    const rules = this.#rules;
+    rules.key(key, 'has');
+    return this.#run('has', (repo) => rules.secondsLeft(repo.expiry(key), rules.now()) !== undefined);
+  }
+
+  delete(key: string): boolean {
+    const rules = this.#rules;
+    rules.key(key, 'delete');
+    return this.#run('delete', (repo) => rules.secondsLeft(repo.remove(key), rules.now()) !== undefined);
+  }
+
+  pop(key: string): V | undefined;
+  pop<D>(key: string, defaultValue: D): V | D;
+  pop(key: string, defaultValue?: unknown): unknown {
+    const rules = this.#rules;
+    rules.key(key, 'pop');
+    return this.#run('pop', (repo) => rules.valueOf(repo.take(key), key, rules.now(), defaultValue));
+  }
+
+  touch(key: string, ttl?: Ttl): boolean {
+    const rules = this.#rules;
+    rules.key(key, 'touch');
+    const now = rules.now();
+    const expiresAt = rules.expiry(ttl, now, 'touch');
+    return this.#run('touch', (repo) => repo.setExpiry(key, expiresAt, now));
+  }
+
+  ttl(key: string): number | undefined {
+    const rules = this.#rules;
+    rules.key(key, 'ttl');
+    return this.#run('ttl', (repo) => rules.secondsLeft(repo.expiry(key), rules.now()));
+  }
+
+  incr(key: string, by = 1): number {
+    return this.#increment(key, by, 1, 'incr');
+  }
+
+  decr(key: string, by = 1): number {
+    return this.#increment(key, by, -1, 'decr');
+  }
+
+  /** `incr` and `decr`: adds `sign * by`, atomically. */
+  #increment(key: string, by: number, sign: 1 | -1, operation: string): number {
+    const rules = this.#rules;
+    rules.key(key, operation);
+    const delta = rules.delta(by, sign, operation);
+    return this.#run(operation, (repo) => repo.update(key, (row) => rules.increment(row, key, delta, operation)));
+  }
+
+  getMany(keys: Iterable<string>): Map<string, V> {
+    const rules = this.#rules;
+    const list = rules.keyList(keys, 'getMany');
+    return this.#run('getMany', (repo) => {
+      const rows = repo.readMany(list);
+      const now = rules.now();
+      const found = new Map<string, V>();
+      rows.forEach((row, i) => {
+        const key = list[i] as string;
+        if (rules.isLive(row, now)) found.set(key, rules.decode(row[0], key) as V);
+      });
+      return found;
+    });
+  }
+
+  setMany(entries: ManyEntries<V>, ttl?: Ttl): void {
+    const rules = this.#rules;
+    const now = rules.now();
+    const expiresAt = rules.expiry(ttl, now, 'setMany');
+    const { keys, values } = rules.batch(entries, 'setMany');
+    this.#run('setMany', (repo) => repo.writeMany(keys, values, expiresAt, now, rules.cullBudget(keys.length, true)));
+  }
+
+  keys(options?: ListOptions): string[] {
+    const rules = this.#rules;
+    const range = rules.range(options, 'keys');
+    return this.#run('keys', (repo) => repo.keys(range, rules.now()));
+  }
+
+  values(options?: ListOptions): V[] {
+    return this.#decodedRows(options, 'values').map((entry) => entry[1]);
+  }
+
+  items(options?: ListOptions): [string, V][] {
+    return this.#decodedRows(options, 'items');
+  }
+
+  entries(options?: EntriesOptions): IterableIterator<[string, V]> {
+    this.#use('entries');
+    const range = this.#rules.range(options, 'entries');
+    return this.#iterate(range, this.#rules.batchSize(options, 'entries'));
+  }
+
+  /** Same as {@link KVStore.entries} with default options: `for (const [key, value] of store)`. */
+  [Symbol.iterator](): IterableIterator<[string, V]> {
+    return this.entries();
+  }
+
+  get size(): number {
+    return this.#run('size', (repo) => repo.count(this.#rules.now()));
+  }
+
+  clear(options?: ListOptions): number {
+    const range = this.#rules.clearRange(options, 'clear');
+    return this.#run('clear', (repo) => repo.clear(range));
+  }
+
+  purgeExpired(): number {
+    return this.#run('purgeExpired', (repo) => {
+      let total = 0;
+      for (;;) {
+        const n = repo.cull(this.#rules.now(), PURGE_BATCH);
+        total += n;
+        if (n < PURGE_BATCH) return total;
+      }
+    });
+  }
+
+  /**
+   * Runs `fn` in an IMMEDIATE transaction: it holds the write lock from the
+   * start, so its reads and writes are atomic with respect to every other
+   * connection and process. If `fn` throws, nothing it wrote is kept.
+   * Nested calls (also from {@link KVDatabase.transaction}) become savepoints.
+   *
+   * `fn` must be synchronous: a transaction cannot stay open across `await`.
+   */
+  transaction<T>(fn: (store: this) => T): T {
+    this.#use('transaction');
+    if (typeof fn !== 'function') {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `transaction: expected a function, got ${describe(fn)}`);
+    }
+    return this.#binding.connection.callerTransaction(() => fn(this), 'transaction');
+  }
+
+  /** Whether {@link KVStore.close} has been called (or the database holding the store was closed). */
+  get closed(): boolean {
+    return this.#repo === undefined;
+  }
+
+  /**
+   * Closes the store; when it opened its own file, closes the file too. Any
+   * later call is an `ERR_KV_CLOSED` error. Closing twice is harmless.
+   */
+  close(): void {
+    if (this.#repo === undefined) return;
+    this.#repo = undefined;
+    if (this.#binding.closesConnection) this.#binding.connection.close();
+    this.#binding.onClose?.(this);
+  }
+
+  /** Closes the store at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Runs `fn` on the repository, as `operation`: a closed store is
+   * `ERR_KV_CLOSED`, a driver error becomes a typed one, and a table that
+   * vanished or a value that cannot be read is first explained from the
+   * registry (the store dropped, migrated by a newer release, or recreated).
+   */
+  #run<T>(operation: string, fn: (repo: KVRepository) => T): T {
+    const repo = this.#use(operation);
+    try {
+      return fn(repo);
+    } catch (err) {
+      const error = toKVError(err, operation);
+      if (needsExplaining(error)) repo.assertCurrent(); // throws the registry's explanation, if it has one
+      throw error;
+    }
+  }
+
+  #use(operation: string): KVRepository {
+    const repo = this.#repo;
+    if (repo === undefined) throw new KVError('ERR_KV_CLOSED', `${operation}: store "${this.name}" is closed`);
+    return repo;
+  }
+
+  #decodedRows(options: ListOptions | undefined, operation: string): [string, V][] {
+    const rules = this.#rules;
+    const range = rules.range(options, operation);
+    return this.#run(operation, (repo) => repo.entries(range, rules.now()).map(([key, data]) => [key, rules.decode(data, key) as V]));
+  }
+
+  *#iterate(range: KeyRange, batchSize: number): Generator<[string, V], undefined, undefined> {
+    const rules = this.#rules;
+    let after: string | undefined;
+    for (;;) {
+      const rows = this.#run('entries', (repo) => repo.page(range, after, rules.now(), batchSize));
+      for (const [key, data] of rows) yield [key, this.#run('entries', () => rules.decode(data, key) as V)];
+      const last = rows[rows.length - 1];
+      if (rows.length < batchSize || last === undefined) return;
+      after = last[0];
+    }
+  }
+}
