@@ -14,6 +14,10 @@ const layer = (files, forbidden) => ({
   },
 });
 
+// A config object later in the list replaces an earlier one's options for the same rule, so every
+// layer of the SQLite engine repeats this: it never reaches a server engine or its driver.
+const notServers = ['**/pg', '**/pg/*', '**/libsql', '**/libsql/*', 'pg', '@libsql/*'];
+
 const nodeGlobals = {
   process: 'readonly',
   console: 'readonly',
@@ -45,13 +49,20 @@ export default tseslint.config(
   { files: ['tests/**/*.ts'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
   layer(['migrations/**'], ['../src/*', '../src']),
   layer(['src/schema/**'], ['../*', '!../schema/*']),
-  layer(['src/errors.ts', 'src/validate.ts', 'src/names.ts', 'src/key-range.ts', 'src/serializer.ts', 'src/options.ts'], [
-    './connection', './registry', './migrator', './repository', './store', './database',
-  ]),
-  layer(['src/connection.ts'], ['./registry', './migrator', './repository', './store', './database']),
-  layer(['src/registry.ts', 'src/migrator.ts', 'src/repository.ts', 'src/kv-cache-adoption.ts', 'src/schema-check.ts'], ['./store', './database', './scache']),
-  layer(['src/migrator.ts', 'src/registry.ts'], ['./kv-cache-adoption']),
-  layer(['src/store.ts'], ['./database', './scache', './index']),
-  // The memoizer depends only on the store's public interface.
-  layer(['src/scache.ts', 'src/cache-key.ts'], ['./connection', './registry', './migrator', './repository', './database', './index']),
+  // The core decides, once, for every engine: it imports no engine, facade, driver or Drizzle dialect.
+  layer(['src/core/**'], ['../sqlite/*', '../pg/*', '../libsql/*', '../async/*', '../scache/*', '../index', '../schema/*', '!../schema/value', 'better-sqlite3', 'pg', '@libsql/*', 'drizzle-orm', 'drizzle-orm/*']),
+  // The async facades run on any engine's ports.
+  layer(['src/async/**'], ['../sqlite/*', '../pg/*', '../libsql/*', '../scache/*', '../index', 'better-sqlite3', 'pg', '@libsql/*']),
+  // Engines never reach each other; the SQLite engine is the root's, and loads neither server driver.
+  layer(['src/sqlite/**'], notServers),
+  layer(['src/pg/**'], ['**/sqlite/*', '**/libsql/*', '**/scache/*', '**/schema/*', '!**/schema/value', 'better-sqlite3', '@libsql/*']),
+  layer(['src/libsql/**'], ['**/pg/*', '**/scache/*', 'better-sqlite3', 'pg', '**/sqlite/store', '**/sqlite/database', '**/sqlite/connection', '**/sqlite/async/*']),
+  // Within the SQLite engine, data flows one way: store -> repository -> queries -> schema -> connection.
+  layer(['src/sqlite/errors.ts', 'src/sqlite/capabilities.ts'], ['./connection', './registry', './migrator', './repository', './store', './database', ...notServers]),
+  layer(['src/sqlite/connection.ts'], ['./registry', './migrator', './repository', './store', './database', ...notServers]),
+  layer(['src/sqlite/queries.ts', 'src/sqlite/registry.ts', 'src/sqlite/migrator.ts', 'src/sqlite/repository.ts', 'src/sqlite/kv-cache-adoption.ts', 'src/sqlite/schema-check.ts'], ['./store', './database', '../scache/*', ...notServers]),
+  layer(['src/sqlite/migrator.ts', 'src/sqlite/registry.ts'], ['./kv-cache-adoption', './store', './database', '../scache/*', ...notServers]),
+  layer(['src/sqlite/store.ts'], ['./database', '../scache/*', '../index', ...notServers]),
+  // The memoizer depends only on the stores' public interface (and opens the default SQLite store).
+  layer(['src/scache/**'], ['../sqlite/*', '!../sqlite/store', '../pg/*', '../libsql/*', '../async/*', '../index']),
 );

@@ -12,13 +12,20 @@
 // - dist/schema.cjs and dist/schema.mjs (`drizzle-kv/schema`): the Drizzle table
 //   factory for an app's own schema, on the app's own drizzle-orm (external), so
 //   its tables are of the app's types and classes.
+// - dist/sqlite.cjs (`drizzle-kv/sqlite`): the async store on better-sqlite3,
+//   bundled like the root (its own copy of the core; errors are recognised
+//   across entries by their brand, see src/core/errors.ts).
+// - dist/pg.cjs (`drizzle-kv/pg`) and dist/libsql.cjs (`drizzle-kv/libsql`):
+//   the server engines. Their drivers and drizzle-orm stay external: an app on
+//   them already has drizzle-orm, and `pgKvTable` / `kvTable` then build its
+//   tables with the app's own classes. The root never loads any of them.
 // - dist/*.d.cts and dist/*.d.mts: each entry's declarations in one file, from
 //   tsc's, for require and for import, so that each resolves the app's
 //   drizzle-orm types in the same module system as the app (one copy of each
 //   declaration).
 import { execFileSync } from 'node:child_process';
 import { buildSync } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { rollup } from 'rollup';
 import { dts } from 'rollup-plugin-dts';
 import { createRequire } from 'node:module';
@@ -47,6 +54,14 @@ const common = {
 };
 buildSync({ ...common, entryPoints: [join(root, 'src/index.ts')], outfile: join(dist, 'index.cjs'), external: ['better-sqlite3'] });
 buildSync({ ...common, entryPoints: [join(root, 'src/schema/index.ts')], outfile: join(dist, 'schema.cjs'), external: ['drizzle-orm', 'drizzle-orm/*'] });
+buildSync({ ...common, entryPoints: [join(root, 'src/sqlite/async/index.ts')], outfile: join(dist, 'sqlite.cjs'), external: ['better-sqlite3'] });
+const engines = [
+  { entry: 'src/pg/index.ts', name: 'pg', external: ['pg'] },
+  { entry: 'src/libsql/index.ts', name: 'libsql', external: ['@libsql/client'] },
+].filter(({ entry }) => existsSync(join(root, entry)));
+for (const { entry, name, external } of engines) {
+  buildSync({ ...common, entryPoints: [join(root, entry)], outfile: join(dist, `${name}.cjs`), external: [...external, 'drizzle-orm', 'drizzle-orm/*'] });
+}
 // Not shipped: the internal modules test children drive directly (tests/internals.ts).
 buildSync({ ...common, entryPoints: [join(root, 'tests/internals.ts')], outfile: join(root, 'tests/.built/internals.cjs'), external: ['better-sqlite3'] });
 
@@ -58,6 +73,8 @@ function esmWrapper(cjs) {
 }
 const exported = esmWrapper('index.cjs');
 esmWrapper('schema.cjs');
+esmWrapper('sqlite.cjs');
+for (const { name } of engines) esmWrapper(`${name}.cjs`);
 
 /**
  * Bundles tsc's declarations of `entry` into one file holding only what the
@@ -75,5 +92,7 @@ async function bundleDeclarations(entry, name) {
 }
 await bundleDeclarations('src/index.d.ts', 'index');
 await bundleDeclarations('src/schema/index.d.ts', 'schema');
+await bundleDeclarations('src/sqlite/async/index.d.ts', 'sqlite');
+for (const { entry, name } of engines) await bundleDeclarations(entry.replace(/\.ts$/, '.d.ts'), name);
 rmSync(join(root, '.build'), { recursive: true, force: true });
 console.log(`built ${relative(root, dist)}/ (${exported} exports)`);

@@ -1,4 +1,4 @@
-import { parseJsonDialect } from '../src/serialization/json-dialect';
+import { parseJsonDialect } from '../src/core/json-dialect';
 
 describe('JSON with the Python dialect', () => {
   it.each([

@@ -57,10 +57,29 @@ describe('the built package', () => {
   });
 
   it('ships each entry as a bundle for require and for import, with declarations for each, and nothing else', () => {
-    expect(readdirSync(join(root, 'dist')).sort()).toEqual([
-      'index.cjs', 'index.d.cts', 'index.d.mts', 'index.mjs',
-      'schema.cjs', 'schema.d.cts', 'schema.d.mts', 'schema.mjs',
-    ]);
+    expect(readdirSync(join(root, 'dist')).sort()).toEqual(
+      ['index', 'libsql', 'pg', 'schema', 'sqlite'].flatMap((entry) => ['cjs', 'd.cts', 'd.mts', 'mjs'].map((ext) => `${entry}.${ext}`)),
+    );
+  });
+
+  it('never loads pg or @libsql/client from the root entry, even with a store open and in use', () => {
+    const app = appFolder();
+    const out = run(
+      app,
+      'root-only.cjs',
+      `const { KVStore, KVDatabase, scache } = require('drizzle-kv');
+       const store = new KVStore('data/root.db', 'things');
+       store.set('k', 1); store.incr('n'); store.keys(); store.getMany(['k']);
+       scache({ store, name: 'f' })((x) => x + 1)(1);
+       new KVDatabase('data/root.db').inspect();
+       store.close();
+       const servers = Object.keys(require.cache).filter((p) => /node_modules[\\/](pg|pg-[a-z-]+|@libsql)[\\/]/.test(p));
+       console.log(JSON.stringify(servers));`,
+    );
+    expect(JSON.parse(out)).toEqual([]);
+    // Nor does the root bundle hold either engine's code (drizzle-orm's core itself carries a few pg-core classes).
+    const bundle = readFileSync(join(root, 'dist', 'index.cjs'), 'utf8');
+    expect(bundle).not.toMatch(/PgDialect|PgDatabase|pg_advisory|@libsql|require\("pg"\)|node_modules\/(pg|pg-[a-z-]+)\//);
   });
 
   it('serves drizzle-kv/schema on the app’s own drizzle-orm', () => {

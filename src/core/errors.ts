@@ -16,7 +16,7 @@
  * | `ERR_KV_DESERIALIZE` | a stored value could not be decoded | inspect the row (the message names the key and serializer); overwrite it once understood |
  * | `ERR_KV_FORMAT_TOO_NEW` | the file was written by a newer version of this library | upgrade the library |
  * | `ERR_KV_MIGRATION_PENDING` | a read-only open found a file that needs migrating | open it writable once |
- * | `ERR_KV_NO_SUCH_STORE` | a read-only open named a store the file does not have | — |
+ * | `ERR_KV_NO_SUCH_STORE` | a read-only open named a store the database does not have, or the store was dropped under an open handle | open it again (writable) |
  * | `ERR_KV_SERIALIZER_MISMATCH` | the store was written with another serializer | open it with that serializer |
  * | `ERR_KV_LEGACY_TABLE` | the table was written by kv-cache (Python) and has not been adopted | adopt it with `KVDatabase#adoptKvCache` |
  * | `ERR_KV_SCHEMA_MISMATCH` | with `tables: 'external'`, the app's table differs from `kvTable(name)` (the message lists how) | fix the app's migration |
@@ -29,7 +29,10 @@
  * | `ERR_KV_READONLY` | a write on a read-only file or connection | open it writable |
  * | `ERR_KV_CANT_OPEN` | the file cannot be opened (a directory, no permission) | check the path |
  * | `ERR_KV_NO_DRIVER` | better-sqlite3 is not installed, or its native addon is not built for this Node.js | install or rebuild it, as the message says |
+ * | `ERR_KV_UNAVAILABLE` | the database server cannot be reached, or dropped the connection (restarting, shutting down) | retry later: the store reconnects by itself |
+ * | `ERR_KV_TIMEOUT` | the server cancelled the statement (a statement timeout), or no connection was free in time | retry, or raise the timeout |
  * | `ERR_KV_SQLITE` | any other error from SQLite | see `cause` |
+ * | `ERR_KV_DRIVER` | any other error from a server's driver (PostgreSQL, libSQL) | see `cause` (its SQLSTATE or code) |
  */
 export type KVErrorCode =
   | 'ERR_KV_CLOSED'
@@ -57,7 +60,10 @@ export type KVErrorCode =
   | 'ERR_KV_READONLY'
   | 'ERR_KV_CANT_OPEN'
   | 'ERR_KV_NO_DRIVER'
-  | 'ERR_KV_SQLITE';
+  | 'ERR_KV_UNAVAILABLE'
+  | 'ERR_KV_TIMEOUT'
+  | 'ERR_KV_SQLITE'
+  | 'ERR_KV_DRIVER';
 
 /** Options accepted by every error class of this library. */
 export interface KVErrorOptions {

@@ -1,6 +1,6 @@
 import { KVRangeError, KVTypeError } from './errors';
 import { DEFAULT_STORE_NAME, assertStoreName } from './names';
-import { type Serializer, type SerializerOption, resolveSerializer } from '../serialization/serializer';
+import { type Serializer, type SerializerOption, resolveSerializer } from './serializer';
 import { describe } from './describe';
 
 /** A source of the current time in epoch milliseconds. Inject one to test TTLs without sleeping. */

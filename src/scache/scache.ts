@@ -16,6 +16,16 @@ export interface MemoStore {
   clear(options?: ListOptions): number;
 }
 
+/**
+ * What scache needs of an async store (an `AsyncKVStore` on any engine):
+ * the same methods, answering with promises. Its wrappers return promises.
+ */
+export interface AsyncMemoStore {
+  get<D>(key: string, defaultValue: D): Promise<unknown>;
+  set(key: string, value: unknown, ttl?: Ttl): Promise<void>;
+  clear(options?: ListOptions): Promise<number>;
+}
+
 /** Options of {@link scache}. */
 export interface ScacheOptions<A extends unknown[] = unknown[]> {
   /**
@@ -27,7 +37,7 @@ export interface ScacheOptions<A extends unknown[] = unknown[]> {
    * The store results are kept in. When absent, a store in `cache.db` (in
    * the working directory) is opened on the first call, not before.
    */
-  store?: MemoStore;
+  store?: MemoStore | AsyncMemoStore;
   /**
    * A key of the store that switches caching: while it holds `false` or `0`,
    * calls neither read nor write the cache. Read on every call, so a change
@@ -84,6 +94,26 @@ export type Memoized<F extends (...args: never[]) => unknown> = F & {
   /** The store key a call with these arguments reads and writes. */
   keyFor(...args: Parameters<F>): string;
 };
+
+/**
+ * A function memoized into an async store: the original's arguments, its
+ * result as a promise (a lookup is I/O), plus cache helpers.
+ */
+export type AsyncMemoized<F extends (...args: never[]) => unknown> = ((...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>) & {
+  /** See {@link Memoized}'s `clear`; resolves to how many entries were removed. */
+  clear(): Promise<number>;
+  /** The store key a call with these arguments reads and writes. */
+  keyFor(...args: Parameters<F>): string;
+};
+
+/** What {@link scache} returns for an async store: wrappers returning promises; also a method decorator. */
+export interface AsyncScacheWrapper {
+  <F extends (...args: never[]) => unknown>(fn: F): AsyncMemoized<F>;
+  /** A standard (TC39) method decorator. */
+  <F extends (...args: never[]) => unknown>(fn: F, context: ClassMethodDecoratorContext): F;
+  /** A legacy (`experimentalDecorators`) method decorator. */
+  <T>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<T>): TypedPropertyDescriptor<T>;
+}
 
 /** What {@link scache} returns: a wrapper factory that also works as a method decorator. */
 export interface ScacheWrapper {
@@ -205,7 +235,9 @@ function resolveOptions<A extends unknown[]>(options: ScacheOptions<A>): ScacheO
  * }
  * ```
  */
-export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A> = {}): ScacheWrapper {
+export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A> & { store: AsyncMemoStore }): AsyncScacheWrapper;
+export function scache<A extends unknown[] = unknown[]>(options?: ScacheOptions<A> & { store?: MemoStore }): ScacheWrapper;
+export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A> = {}): ScacheWrapper | AsyncScacheWrapper {
   const { ttl, store: givenStore, conditionalKey, keyFunc, name: givenName, inFlightTimeout, instanceKey } = resolveOptions(options);
   const inFlightMs = inFlightTimeout === undefined || inFlightTimeout === Infinity ? undefined : Math.max(1, Math.ceil(inFlightTimeout * 1000));
 
@@ -260,7 +292,7 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
       return `${KEY_PREFIX}${label}:`;
     };
     const call = fn as unknown as (this: unknown, ...args: unknown[]) => unknown;
-    const store = () => givenStore ?? getDefaultStore();
+    const store = (): MemoStore | AsyncMemoStore => givenStore ?? getDefaultStore();
     // The calls new callers may join, by key. A call leaves it when it settles, when clear() forgets
     // it, or when inFlightTimeout passes; only a call that leaves by settling caches its outcome.
     const inFlight = new Map<string, Promise<unknown>>();
@@ -289,61 +321,43 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
       process.emitWarning(message, { code, detail: 'Later occurrences for this function are not reported again.' });
     };
 
-    const remember = (key: string, entry: Entry): void => {
+    const notStored = (err: unknown): void => {
+      // Whatever went wrong (a value the serializer refuses, a store closed while the function ran, a
+      // full disk), the caller still gets its result; the cache just could not keep it.
+      const why = err instanceof Error ? err.message : describe(err);
+      warnOnce('notStored', `scache: a result of ${label ?? fn.name} was not cached: ${why}`, 'DRIZZLE_KV_SCACHE_NOT_STORED');
+    };
+
+    /** Stores a result; on an async store, the promise settles when it is written (never rejects). */
+    const remember = (kv: MemoStore | AsyncMemoStore, key: string, entry: Entry): void | Promise<void> => {
       try {
-        store().set(key, entry, ttl);
+        const written = kv.set(key, entry, ttl);
+        if (isThenable(written)) return Promise.resolve(written).then(undefined, notStored);
       } catch (err) {
-        // Whatever went wrong (a value the serializer refuses, a store closed while the function ran, a
-        // full disk), the caller still gets its result; the cache just could not keep it.
-        const why = err instanceof Error ? err.message : describe(err);
-        warnOnce('notStored', `scache: a result of ${label ?? fn.name} was not cached: ${why}`, 'DRIZZLE_KV_SCACHE_NOT_STORED');
+        notStored(err);
       }
     };
 
-    function memoized(this: unknown, ...args: unknown[]): unknown {
-      const kv = store();
-      if (conditionalKey !== undefined) {
-        const flag = kv.get(conditionalKey, undefined);
-        if (flag === false || flag === 0) return call.apply(this, args);
-      }
-      const key = keyFor(this, args);
-      let found: unknown;
-      try {
-        found = kv.get(key, MISS);
-      } catch (err) {
-        if (!isKVError(err) || err.code !== 'ERR_KV_DESERIALIZE') throw err;
-        // A damaged entry is a miss: computing the result again and overwriting the entry repairs it,
-        // where throwing would fail every call with these arguments until someone deletes the row.
-        warnOnce('damaged', `scache: a cached result of ${label ?? fn.name} could not be read, so it is computed again: ${err.message}`, 'DRIZZLE_KV_SCACHE_DAMAGED');
-        found = MISS;
-      }
-      if (found !== MISS && isEntry(found)) return found.async ? Promise.resolve(found.value) : found.value;
-      const pending = inFlight.get(key);
-      if (pending !== undefined) return pending;
+    /** A damaged entry is a miss, reported once: computing it again and overwriting it repairs it. */
+    const damaged = (err: unknown): typeof MISS => {
+      if (!isKVError(err) || err.code !== 'ERR_KV_DESERIALIZE') throw err;
+      warnOnce('damaged', `scache: a cached result of ${label ?? fn.name} could not be read, so it is computed again: ${err.message}`, 'DRIZZLE_KV_SCACHE_DAMAGED');
+      return MISS;
+    };
 
-      const result = call.apply(this, args);
-      if (!isThenable(result)) {
-        remember(key, { value: result });
-        return result;
-      }
+    /** Makes `run` the call others with `key` join until it settles (or clear(), or the timeout); `run` learns whether it still is. */
+    const share = (key: string, run: (stillShared: () => boolean) => Promise<unknown>): Promise<unknown> => {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      // eslint-disable-next-line prefer-const -- leave() reads it, and runs only after it is assigned
+      let shared: Promise<unknown> | undefined;
       /** Ends the call's sharing; true if it was still shared (not forgotten by clear() or the timeout). */
       const leave = (): boolean => {
         if (timer !== undefined) clearTimeout(timer);
-        if (inFlight.get(key) !== shared) return false;
+        if (shared === undefined || inFlight.get(key) !== shared) return false;
         inFlight.delete(key);
         return true;
       };
-      const shared: Promise<unknown> = Promise.resolve(result).then(
-        (value) => {
-          if (leave()) remember(key, { value, async: true });
-          return value;
-        },
-        (err: unknown) => {
-          leave();
-          throw err;
-        },
-      );
+      shared = run(leave).finally(leave);
       inFlight.set(key, shared);
       if (inFlightMs !== undefined) {
         timer = setTimeout(() => {
@@ -352,6 +366,76 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
         timer.unref(); // a call that never settles must not keep the process alive either
       }
       return shared;
+    };
+
+    /** On an async store: awaits the entry's read; a miss runs the function and stores its result before answering. */
+    const lookUp = async (self: unknown, args: unknown[], kv: AsyncMemoStore, key: string, read: PromiseLike<unknown>, leave: () => boolean) => {
+      const found = await Promise.resolve(read).then(undefined, damaged);
+      if (found !== MISS && isEntry(found)) return found.value;
+      const result = call.apply(self, args);
+      const value = await result;
+      if (leave()) await remember(kv, key, isThenable(result) ? { value, async: true } : { value });
+      return value;
+    };
+
+    /**
+     * A call on an async store whose conditional key is being read (`flag`).
+     * The key is computed and the call shared before anything is awaited, so
+     * concurrent callers join one execution, as on a sync store.
+     */
+    const switchedCall = (self: unknown, args: unknown[], kv: AsyncMemoStore, flag: PromiseLike<unknown>): Promise<unknown> => {
+      let key: string;
+      try {
+        key = keyFor(self, args);
+      } catch (err) {
+        // An unkeyable argument does not matter while caching is off.
+        return Promise.resolve(flag).then((f) => (f === false || f === 0 ? call.apply(self, args) : Promise.reject(err)));
+      }
+      const pending = inFlight.get(key);
+      if (pending !== undefined) return pending;
+      return share(key, async (leave) => {
+        const off = await flag;
+        if (off === false || off === 0) {
+          leave(); // not cached, so not shared either
+          return call.apply(self, args);
+        }
+        return lookUp(self, args, kv, key, kv.get(key, MISS), leave);
+      });
+    };
+
+    function memoized(this: unknown, ...args: unknown[]): unknown {
+      const kv = store();
+      let flag: unknown;
+      if (conditionalKey !== undefined) {
+        flag = kv.get(conditionalKey, undefined);
+        if (isThenable(flag)) return switchedCall(this, args, kv as AsyncMemoStore, flag);
+        if (flag === false || flag === 0) return call.apply(this, args);
+      }
+      const key = keyFor(this, args);
+      const pending = inFlight.get(key);
+      if (pending !== undefined) return pending;
+      let found: unknown;
+      try {
+        found = kv.get(key, MISS);
+      } catch (err) {
+        found = damaged(err);
+      }
+      if (isThenable(found)) {
+        const read = found;
+        return share(key, (leave) => lookUp(this, args, kv as AsyncMemoStore, key, read, leave));
+      }
+      if (found !== MISS && isEntry(found)) return found.async ? Promise.resolve(found.value) : found.value;
+
+      const result = call.apply(this, args);
+      if (!isThenable(result)) {
+        remember(kv, key, { value: result });
+        return result;
+      }
+      return share(key, async (leave) => {
+        const value = await result;
+        if (leave()) remember(kv, key, { value, async: true });
+        return value;
+      });
     }
 
     Object.defineProperties(memoized, {

@@ -1,7 +1,7 @@
 import type { Connection } from './connection';
 import { KVError, KVRangeError, KVTypeError } from '../core/errors';
 import { assertOptionsObject } from '../core/options';
-import { parseJsonDialect } from '../serialization/json-dialect';
+import { parseJsonDialect } from '../core/json-dialect';
 import { createStore, migrateDatabase } from './migrator';
 import { assertStoreName } from '../core/names';
 import { Registry } from './registry';

@@ -13,7 +13,7 @@ export type StoreRecord = StoreInfo;
  * open, and building a query costs a cold process ~2 ms, more than the read.
  * tests/registry.test.ts checks it against the typed tables.
  */
-const PROBE_SQL = `SELECT s.name AS name, s.version AS version, s.serializer AS serializer, s.created_at AS createdAt,
+export const PROBE_SQL = `SELECT s.name AS name, s.version AS version, s.serializer AS serializer, s.created_at AS createdAt,
   (SELECT m.value FROM drizzle_kv_meta m WHERE m.name = ?) AS databaseVersion
   FROM drizzle_kv_stores s WHERE s.name = ? COLLATE NOCASE`;
 

@@ -1,6 +1,6 @@
-import { KVRangeError, KVTypeError } from '../core/errors';
+import { KVRangeError, KVTypeError } from './errors';
 import type { EncodedValue } from '../schema/value';
-import { describe } from '../core/describe';
+import { describe } from './describe';
 import { parseJsonDialect } from './json-dialect';
 
 /**

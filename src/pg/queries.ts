@@ -1,0 +1,167 @@
+/**
+ * Every query of one PostgreSQL store table, as typed Drizzle (pg-core),
+ * compiled once to SQL text, a statement name and the order its
+ * placeholders bind in. The repository runs them as named prepared
+ * statements on node-postgres.
+ */
+import { createHash } from 'node:crypto';
+import { Param, Placeholder, type SQL, and, asc, count, eq, exists, gt, gte, inArray, is, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { PgDatabase, PgDialect } from 'drizzle-orm/pg-core';
+import type { PgKVTable, pgBookkeeping } from './schema';
+
+const key = sql.placeholder('key');
+const keys = sql.placeholder('keys');
+const value = sql.placeholder('value');
+const values = sql.placeholder('values');
+const sizes = sql.placeholder('sizes');
+const expiresAt = sql.placeholder('expiresAt');
+const now = sql.placeholder('now');
+const lo = sql.placeholder('lo');
+const hi = sql.placeholder('hi');
+const after = sql.placeholder('after');
+const limit = sql.placeholder('limit');
+const updatedAt = sql.placeholder('updatedAt');
+const size = sql.placeholder('size');
+
+/** The registry row a managed store's writes are conditioned on (see the SQLite repository's `StoreGuard`). */
+export interface PgGuard {
+  readonly table: string;
+  readonly version: number;
+  readonly serializer: string;
+}
+
+/** An SQL string literal (standard_conforming_strings: quotes doubled, nothing else escaped). */
+const literal = (text: string) => sql.raw(`'${text.replaceAll("'", "''")}'`);
+
+/** A Drizzle database used only to build SQL: it never runs a query. */
+const builder = new PgDatabase(new PgDialect(), undefined as never, undefined);
+
+type Bookkeeping = ReturnType<typeof pgBookkeeping>;
+
+/**
+ * Every query of one store table, as a function that builds it. With a
+ * guard, every write is conditioned on the store's registry row: an upsert
+ * leaves `size` NULL, which the NOT NULL column refuses, and a delete or
+ * update changes nothing, so no write lands in a store that was dropped,
+ * migrated by a newer release or recreated with another serializer.
+ */
+function queryBuilders(t: PgKVTable, registry: Bookkeeping['kvStores'], guard: PgGuard | undefined) {
+  const db = builder;
+  const live = or(isNull(t.expiresAt), gt(t.expiresAt, now));
+  const guarded: SQL | undefined =
+    guard &&
+    and(
+      eq(registry.name, literal(guard.table)),
+      eq(registry.version, sql.raw(String(guard.version))),
+      eq(registry.serializer, literal(guard.serializer)),
+    );
+  const current = guarded && exists(db.select({ one: sql`1` }).from(registry).where(guarded));
+  const guardedSize = (s: SQL | typeof size) => (current === undefined ? s : sql`CASE WHEN ${current} THEN ${s}::bigint END`);
+  const replaceRow = {
+    value: sql`excluded.value`,
+    expiresAt: sql`excluded.expires_at`,
+    updatedAt: sql`excluded.updated_at`,
+    size: sql`excluded.size`,
+  };
+  const row = () => db.insert(t).values({ key, value, expiresAt, updatedAt, size: guardedSize(size) });
+  const bounded = (from: SQL | undefined) => and(from, lt(t.key, hi), live);
+  const unbounded = (from: SQL | undefined) => and(from, live);
+  return {
+    read: () => db.select({ value: t.value, expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)),
+    // One round trip for any number of keys: an array parameter.
+    readMany: () => db.select({ key: t.key, value: t.value, expiresAt: t.expiresAt }).from(t).where(sql`${t.key} = ANY(${keys}::text[])`),
+    expiry: () => db.select({ expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)),
+    write: () => row().onConflictDoUpdate({ target: t.key, set: replaceRow }),
+    // Every row of a batch in one statement, whatever its size: five array parameters, unnested.
+    writeMany: () =>
+      sql`INSERT INTO ${t} (${sql.identifier('key')}, ${sql.identifier('value')}, ${sql.identifier('expires_at')}, ${sql.identifier('updated_at')}, ${sql.identifier('size')})
+        SELECT k, v, ${expiresAt}::bigint, ${updatedAt}::bigint, ${guardedSize(sql`s`)} FROM unnest(${keys}::text[], ${values}::bytea[], ${sizes}::bigint[]) AS u(k, v, s)
+        ON CONFLICT (${sql.identifier('key')}) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at, size = excluded.size`,
+    // Inserts, or replaces only an expired row: "set if absent" in one atomic statement.
+    writeIfAbsent: () =>
+      row()
+        .onConflictDoUpdate({ target: t.key, set: replaceRow, setWhere: and(isNotNull(t.expiresAt), lte(t.expiresAt, now)) })
+        .returning({ key: t.key }),
+    remove: () => db.delete(t).where(and(eq(t.key, key), current)).returning({ expiresAt: t.expiresAt }),
+    take: () => db.delete(t).where(and(eq(t.key, key), current)).returning({ value: t.value, expiresAt: t.expiresAt }),
+    setExpiry: () => db.update(t).set({ expiresAt: sql`${expiresAt}` }).where(and(eq(t.key, key), live, current)),
+    keys: () => db.select({ key: t.key }).from(t).where(bounded(gte(t.key, lo))).orderBy(asc(t.key)),
+    keysFrom: () => db.select({ key: t.key }).from(t).where(unbounded(gte(t.key, lo))).orderBy(asc(t.key)),
+    entries: () => db.select({ key: t.key, value: t.value }).from(t).where(bounded(gte(t.key, lo))).orderBy(asc(t.key)),
+    entriesFrom: () => db.select({ key: t.key, value: t.value }).from(t).where(unbounded(gte(t.key, lo))).orderBy(asc(t.key)),
+    page: () => db.select({ key: t.key, value: t.value }).from(t).where(bounded(gte(t.key, lo))).orderBy(asc(t.key)).limit(limit),
+    pageFrom: () => db.select({ key: t.key, value: t.value }).from(t).where(unbounded(gte(t.key, lo))).orderBy(asc(t.key)).limit(limit),
+    pageAfter: () => db.select({ key: t.key, value: t.value }).from(t).where(bounded(gt(t.key, after))).orderBy(asc(t.key)).limit(limit),
+    pageAfterFrom: () => db.select({ key: t.key, value: t.value }).from(t).where(unbounded(gt(t.key, after))).orderBy(asc(t.key)).limit(limit),
+    count: () => db.select({ n: count() }).from(t).where(live),
+    clear: () => db.delete(t).where(current),
+    clearRange: () => db.delete(t).where(and(gte(t.key, lo), lt(t.key, hi), current)),
+    clearFrom: () => db.delete(t).where(and(gte(t.key, lo), current)),
+    // Through the partial expiry index; SKIP LOCKED: concurrent culls take different rows instead of waiting.
+    cull: () =>
+      db
+        .delete(t)
+        .where(
+          and(
+            inArray(t.key, sql`(${db.select({ key: t.key }).from(t).where(lte(t.expiresAt, now)).limit(limit)} FOR UPDATE SKIP LOCKED)`),
+            current,
+          ),
+        ),
+    // Whether the guard holds (assertCurrent).
+    current: () => db.select({ one: sql`1` }).from(registry).where(guarded ?? sql`true`),
+  };
+}
+
+/** The name of one of a store's queries. */
+export type PgQueryName = keyof ReturnType<typeof queryBuilders>;
+
+/** A compiled query: SQL text, its prepared-statement name, and the placeholders its parameters stand for, in order. */
+export interface PgQuery {
+  readonly name: string;
+  readonly text: string;
+  readonly order: readonly string[];
+}
+
+/** The placeholder a query parameter stands for, if it is one. */
+function placeholderName(param: unknown): string | undefined {
+  if (is(param, Placeholder)) return param.name;
+  if (is(param, Param) && is(param.value, Placeholder)) return param.value.name;
+  return undefined;
+}
+
+const dialect = new PgDialect();
+
+/**
+ * Compiles a query. Its statement name is a hash of its text: names must be
+ * unique per connection, and two stores' queries differ in their table.
+ */
+export function compilePg(query: SQL | { toSQL(): { sql: string; params: unknown[] } }): PgQuery {
+  const { sql: text, params } = 'toSQL' in query ? query.toSQL() : dialect.sqlToQuery(query);
+  const order = params.map((param) => {
+    const name = placeholderName(param);
+    if (name === undefined) throw new Error(`drizzle-kv: a parameter of ${text} is not a placeholder`);
+    return name;
+  });
+  const name = `kv_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
+  return { name, text, order };
+}
+
+/** The queries of one store table, compiled on first use. */
+export class PgQueries {
+  readonly #build: ReturnType<typeof queryBuilders>;
+  readonly #compiled = new Map<PgQueryName, PgQuery>();
+
+  constructor(table: PgKVTable, registry: Bookkeeping['kvStores'], guard: PgGuard | undefined) {
+    this.#build = queryBuilders(table, registry, guard);
+  }
+
+  get(name: PgQueryName): PgQuery {
+    let query = this.#compiled.get(name);
+    if (query === undefined) {
+      const built = this.#build[name]();
+      query = compilePg(built as SQL | { toSQL(): { sql: string; params: unknown[] } });
+      this.#compiled.set(name, query);
+    }
+    return query;
+  }
+}
