@@ -51,8 +51,8 @@ export default tseslint.config(
   layer(['src/schema/**'], ['../*', '!../schema/*']),
   // The core decides, once, for every engine: it imports no engine, facade, driver or Drizzle dialect.
   layer(['src/core/**'], ['../sqlite/*', '../pg/*', '../libsql/*', '../async/*', '../scache/*', '../index', '../schema/*', '!../schema/value', 'better-sqlite3', 'pg', '@libsql/*', 'drizzle-orm', 'drizzle-orm/*']),
-  // The async facades run on any engine's ports.
-  layer(['src/async/**'], ['../sqlite/*', '../pg/*', '../libsql/*', '../scache/*', '../index', 'better-sqlite3', 'pg', '@libsql/*']),
+  // The async facades run on any engine's ports (public.ts gathers what every async entry exports).
+  layer(['src/async/store.ts', 'src/async/database.ts', 'src/async/open.ts'], ['../sqlite/*', '../pg/*', '../libsql/*', '../scache/*', '../index', 'better-sqlite3', 'pg', '@libsql/*']),
   // Engines never reach each other; the SQLite engine is the root's, and loads neither server driver.
   layer(['src/sqlite/**'], notServers),
   layer(['src/pg/**'], ['**/sqlite/*', '**/libsql/*', '**/scache/*', '**/schema/*', '!**/schema/value', 'better-sqlite3', '@libsql/*']),

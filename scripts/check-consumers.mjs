@@ -86,8 +86,8 @@ check('the tarball ships the bundles, their declarations, the docs and the packa
   const expected = [
     'CHANGELOG.md', 'LICENSE', 'README.md',
     'dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.mts', 'dist/index.mjs',
-    'dist/schema.cjs', 'dist/schema.d.cts', 'dist/schema.d.mts', 'dist/schema.mjs',
-    'package.json', 'schema/package.json',
+    ...['libsql', 'pg', 'schema', 'sqlite'].flatMap((entry) => ['cjs', 'd.cts', 'd.mts', 'mjs'].map((ext) => `dist/${entry}.${ext}`)),
+    'libsql/package.json', 'package.json', 'pg/package.json', 'schema/package.json', 'sqlite/package.json',
   ];
   assertEqual(files.filter((f) => !f.startsWith('docs/')), expected, 'files');
   if (!files.includes('docs/guarantees.md')) throw new Error('docs/ is not shipped, so the README links to it are dead');
@@ -213,6 +213,49 @@ check('esbuild --minify: an app rebuilt with two classes swapped gets no result 
   // Keyed by name alone, the swap gives each class the other's short name, and so its cached result.
   build(app(classes.order, classes.user));
   assertEqual(JSON.parse(node(['app.cjs', cache], dir)), ['user 1', 'order 1', 'user 7'], 'rebuilt with the classes swapped');
+});
+
+check('a SQLite app installs neither pg nor @libsql/client (optional peers)', () => {
+  const current = project();
+  const present = ['pg', '@libsql/client'].filter((name) => spawnSync('test', ['-e', join(current, 'node_modules', name)]).status === 0);
+  assertEqual(present, [], 'server drivers installed beside a SQLite app');
+});
+
+// --- a PostgreSQL app: no better-sqlite3 -------------------------------------------
+check('ESM TypeScript on PostgreSQL (nodenext, strict): drizzle-kv/pg type-checks and runs, without better-sqlite3 installed', () => {
+  const pgApp = consumer('pg', {
+    'drizzle-kv': `file:${tarball}`,
+    'drizzle-orm': installed('drizzle-orm'),
+    pg: installed('pg'),
+    '@types/pg': installed('@types/pg'),
+    typescript: installed('typescript'),
+    '@types/node': installed('@types/node'),
+  });
+  if (spawnSync('test', ['-e', join(pgApp, 'node_modules/better-sqlite3')]).status === 0) throw new Error('better-sqlite3 was installed for a PostgreSQL app');
+  const dir = join(pgApp, 'app');
+  const schema = `consumer_${process.pid}_${Date.now().toString(36)}`;
+  write(dir, {
+    'package.json': { type: 'module' },
+    'tsconfig.json': { compilerOptions: { ...esmCompilerOptions, skipLibCheck: true, lib: ['es2023', 'esnext.disposable'] }, files: ['app.ts'] },
+    'app.ts': `import { openStore, pgKvTable, type AsyncKVStore } from 'drizzle-kv/pg';
+      import { isKVError } from 'drizzle-kv/pg';
+      import pg from 'pg';
+      const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+      const store: AsyncKVStore<{ n: number }> = await openStore<{ n: number }>(url, { table: 'things', pgSchema: '${schema}' });
+      await store.set('k', { n: 1 }, 60);
+      let code: string | undefined;
+      try { await store.set('bad\u0000key', { n: 2 }); } catch (err) { if (isKVError(err)) code = err.code; }
+      const out = [await store.get('k'), await store.incr('hits'), code, pgKvTable('things').key.name];
+      await store.close();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query('DROP SCHEMA "${schema}" CASCADE');
+      await client.end();
+      console.log(JSON.stringify(out));
+    `,
+  });
+  tsc(pgApp, dir);
+  assertEqual(JSON.parse(node(['out/app.js'], dir)), [{ n: 1 }, 1, 'ERR_KV_INVALID_KEY', 'key'], 'output');
 });
 
 // --- the oldest of the range ---------------------------------------------------

@@ -5,8 +5,12 @@
  * @packageDocumentation
  */
 import { assertRuntime } from './core/runtime';
+import { provideDefaultStore } from './scache/default-store';
+import { KVStore } from './sqlite/store';
 
 assertRuntime();
+// scache's default store: a SQLite store in ./cache.db, opened at the first call that needs it.
+provideDefaultStore(() => new KVStore('cache.db'));
 
 export { KVStore } from './sqlite/store';
 export type { EntriesOptions, KVStoreConnectionOptions, ListOptions } from './sqlite/store';

@@ -136,7 +136,6 @@ export async function openDatabase(source: PgSource, options?: PgDatabaseOptions
   return AsyncKVDatabase.open(backendOf(source, given));
 }
 
-export { AsyncKVDatabase } from '../async/database';
-export { AsyncKVStore } from '../async/store';
+export * from '../async/public';
 export { pgBookkeeping, pgKvTable } from './schema';
 export type { PgKVRow, PgKVTable, PgTableOptions } from './schema';

@@ -3,7 +3,9 @@
  * (each transaction on a client of its own) or one `Client` (whose
  * transactions hold it: every other call waits for them to end).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Client, Pool, PoolClient, QueryArrayResult } from 'pg';
+import { KVError } from '../core/errors';
 import type { PgQuery } from './queries';
 
 /** Rows as arrays, and how many rows the statement touched. */
@@ -135,27 +137,42 @@ export class PoolSession implements PgSession {
 export class ClientSession implements PgSession {
   readonly inTransaction = false;
   #held: Promise<void> | undefined;
+  /** Marks the async context of the transaction holding the client, to refuse a call that would wait for itself. */
+  readonly #holder = new AsyncLocalStorage<true>();
   constructor(readonly client: Client) {}
 
   async run(query: PgQuery, values: readonly unknown[]): Promise<PgResult> {
-    while (this.#held !== undefined) await this.#held;
+    await this.#turn();
     return result(await this.client.query(config(query, values)));
   }
 
   async exec(text: string, values: readonly unknown[] = []): Promise<PgResult> {
-    while (this.#held !== undefined) await this.#held;
+    await this.#turn();
     return result(await this.client.query({ text, values: values as unknown[], rowMode: 'array' }));
   }
 
   async transaction<T>(fn: (session: PgSession) => Promise<T>): Promise<T> {
-    while (this.#held !== undefined) await this.#held;
+    await this.#turn();
     let release = () => {};
     this.#held = new Promise<void>((resolve) => (release = resolve));
     try {
-      return await inTransaction(this.client, fn);
+      return await this.#holder.run(true, () => inTransaction(this.client, fn));
     } finally {
       this.#held = undefined;
       release();
+    }
+  }
+
+  /** Waits for a transaction holding the client; a call made from inside it would wait forever, and is refused. */
+  async #turn(): Promise<void> {
+    while (this.#held !== undefined) {
+      if (this.#holder.getStore() === true) {
+        throw new KVError(
+          'ERR_KV_INVALID_ARGUMENT',
+          "a store or database was used inside another handle's transaction on the same client; use the store the transaction callback was given",
+        );
+      }
+      await this.#held;
     }
   }
 }

@@ -1,8 +1,8 @@
 import { encodeArguments, sha256 } from './cache-key';
 import { KVRangeError, KVTypeError, isKVError } from '../core/errors';
 import { assertOptionsObject } from '../core/options';
-import type { ListOptions } from '../sqlite/store';
-import { KVStore } from '../sqlite/store';
+import type { ListOptions } from '../core/api';
+import { defaultStore } from './default-store';
 import { describe } from '../core/describe';
 import { type Ttl, expiryFromTtl } from '../core/ttl';
 
@@ -135,11 +135,6 @@ const KEY_PREFIX = 'scache:';
 /** The longest delay `setTimeout` honours; a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-let defaultStore: KVStore | undefined;
-function getDefaultStore(): KVStore {
-  defaultStore ??= new KVStore('cache.db');
-  return defaultStore;
-}
 
 function isEntry(found: unknown): found is Entry {
   return typeof found === 'object' && found !== null && Object.keys(found).every((k) => k === 'value' || k === 'async');
@@ -292,7 +287,7 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
       return `${KEY_PREFIX}${label}:`;
     };
     const call = fn as unknown as (this: unknown, ...args: unknown[]) => unknown;
-    const store = (): MemoStore | AsyncMemoStore => givenStore ?? getDefaultStore();
+    const store = (): MemoStore | AsyncMemoStore => givenStore ?? defaultStore();
     // The calls new callers may join, by key. A call leaves it when it settles, when clear() forgets
     // it, or when inFlightTimeout passes; only a call that leaves by settling caches its outcome.
     const inFlight = new Map<string, Promise<unknown>>();

@@ -89,4 +89,54 @@ describe('PostgreSQL engine', () => {
     const err = await openStore(url as string, { table: "x".repeat(49) }).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe('ERR_KV_INVALID_NAME');
   });
+
+  pgIt('runs on one app Client: its transactions hold it, and the outer store used inside one is refused, not hung', async () => {
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      const schema = fresh();
+      const store = await openStore(client, { pgSchema: schema });
+      await store.set('k', 1);
+      const inner = await store.transaction(async (tx) => {
+        await tx.incr('k');
+        return (store.get('k') as Promise<unknown>).catch((e: { code?: string }) => e.code);
+      });
+      expect(inner).toBe('ERR_KV_INVALID_ARGUMENT');
+      expect(await store.get('k')).toBe(2);
+      await store.close();
+      expect((await client.query('SELECT 1 AS one')).rows[0].one).toBe(1); // still the app's, still open
+    } finally {
+      await client.end();
+    }
+  });
+
+  pgIt('maps an unreachable server, a missing database and a statement timeout to typed errors, the driver error as cause', async () => {
+    const down = await openStore('postgres://postgres@127.0.0.1:1/test').catch((e: unknown) => e);
+    expect((down as { code?: string }).code).toBe('ERR_KV_UNAVAILABLE');
+    expect((down as { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
+    const target = new URL(url as string);
+    target.pathname = '/no_such_database_kv';
+    const missing = await openStore(target.toString()).catch((e: unknown) => e);
+    expect((missing as { code?: string }).code).toBe('ERR_KV_CANT_OPEN');
+    expect((missing as { cause?: { code?: string } }).cause?.code).toBe('3D000');
+    // A counter whose key lock another session holds waits; the server's statement_timeout ends the wait.
+    const schema = fresh();
+    const pool = new Pool({ connectionString: url, options: '-c statement_timeout=300' });
+    const holder = new Client({ connectionString: url });
+    await holder.connect();
+    try {
+      const store = await openStore(pool, { pgSchema: schema, table: 'slow' });
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`"${schema}"."slow":n`]);
+      const timedOut = await store.incr('n').catch((e: unknown) => e);
+      expect((timedOut as { code?: string }).code).toBe('ERR_KV_TIMEOUT');
+      expect((timedOut as { cause?: { code?: string } }).cause?.code).toBe('57014');
+      await holder.query('ROLLBACK');
+      expect(await store.incr('n')).toBe(1); // nothing half-written, and the store works on
+      await store.close();
+    } finally {
+      await holder.end();
+      await pool.end();
+    }
+  });
 });

@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import type * as PgEntry from '../../src/pg';
 import { builtEntry, root } from '../built';
 import { pgUrl, uniqueName } from '../servers';
 import { postgresBinaries, startPostgres } from '../servers/throwaway-pg';
@@ -81,9 +82,9 @@ describe('several processes on PostgreSQL', () => {
   pgIt('8 processes × 1000 mixed operations: counters exact, pops unique, batches whole, add races won once', async () => {
     const schema = uniqueName('kvmix');
     schemas.push(schema);
-    const { openStore } = require(join(root, 'dist/pg.cjs')) as typeof import('../../src/pg');
+    const { openStore } = require(join(root, 'dist/pg.cjs')) as typeof PgEntry;
     const setup = await openStore(url as string, { pgSchema: schema, table: 'shared' });
-    await setup.setMany(Array.from({ length: 400 }, (_, i) => [`pool:${i}`, i]));
+    await setup.setMany(Array.from({ length: 400 }, (_, i) => [`pool:${i}`, i] as const));
     await setup.close();
     const children = await Promise.all(Array.from({ length: 8 }, (_, i) => worker(['mix', url as string, schema, String(i), '1000'])));
     for (const child of children) child.process.stdin?.write('go\n');

@@ -49,6 +49,5 @@ export async function openDatabase(source: string | ConnectionSource, options?: 
   return AsyncKVDatabase.open(connect(source, options));
 }
 
-export { AsyncKVDatabase } from '../../async/database';
-export { AsyncKVStore } from '../../async/store';
+export * from '../../async/public';
 export type { ConnectionSource } from '../connection';
