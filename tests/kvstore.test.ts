@@ -3,21 +3,10 @@ import Database from 'better-sqlite3';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KVDatabase, KVStore, STORE_FORMAT_VERSION, type Serializer, isKVError } from '../src';
-import { KVRepository } from '../src/repository';
-import { openConnection } from '../src/connection';
-import { resolveDatabaseOptions } from '../src/options';
-import { describeStoreContract } from './contract/store-contract';
+import { KVRepository } from '../src/sqlite/repository';
+import { openConnection } from '../src/sqlite/connection';
+import { resolveDatabaseOptions } from '../src/core/options';
 import { FakeClock, integrity, tempDb, tempDir, thrown, withRaw } from './helpers';
-
-describeStoreContract('KVStore on a file', (clock) => new KVStore(tempDb(), { clock }));
-describeStoreContract('KVStore in memory', (clock) => new KVStore(':memory:', { clock }));
-describeStoreContract('KVStore from a KVDatabase', (clock) => {
-  const db = new KVDatabase(tempDb());
-  const store = db.store('things', { clock });
-  // Closing the store leaves the shared connection open; close it with the test.
-  const close = store.close.bind(store);
-  return Object.assign(store, { close: () => (close(), db.close()) });
-});
 
 describe('opening', () => {
   it('uses the kv-cache default table name and persists across reopening', () => {

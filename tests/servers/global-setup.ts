@@ -36,13 +36,29 @@ export async function stopServers(): Promise<void> {
   rmSync(started.dir, { recursive: true, force: true });
 }
 
+/** The contract's backends (tests/contract/backends.ts), and the server each needs, if any. */
+const BACKEND_SERVERS: Readonly<Record<string, Engine | undefined>> = {
+  'sqlite-sync': undefined,
+  'sqlite-memory': undefined,
+  'sqlite-database': undefined,
+  'sqlite-async': undefined,
+  'libsql-file': undefined,
+  'libsql-sqld': 'sqld',
+  pg: 'pg',
+  sqld: 'sqld',
+};
+
 function requiredEngines(): Set<Engine> {
   const raw = (process.env['DRIZZLE_KV_BACKENDS'] ?? '').trim().toLowerCase();
   const required = new Set<Engine>();
   for (const name of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
     if (name === 'all') ENGINES.forEach((e) => required.add(e));
-    else if ((ENGINES as readonly string[]).includes(name)) required.add(name as Engine);
-    else throw new Error(`DRIZZLE_KV_BACKENDS: unknown engine "${name}" (expected a comma list of ${ENGINES.join(', ')}, or all)`);
+    else if (name in BACKEND_SERVERS) {
+      const server = BACKEND_SERVERS[name];
+      if (server !== undefined) required.add(server);
+    } else {
+      throw new Error(`DRIZZLE_KV_BACKENDS: unknown backend "${name}" (expected a comma list of ${Object.keys(BACKEND_SERVERS).join(', ')}, or all)`);
+    }
   }
   return required;
 }

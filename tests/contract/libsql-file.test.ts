@@ -1,0 +1,4 @@
+import { backendNamed } from './backends';
+import { runContract } from './run';
+
+runContract(backendNamed('libsql-file'));
