@@ -139,4 +139,39 @@ describe('PostgreSQL engine', () => {
       await pool.end();
     }
   });
+
+  pgIt('refuses a store a newer release migrated, and explains a handle whose store was dropped or recreated', async () => {
+    const schema = fresh();
+    await using db = await openDatabase(url as string, { pgSchema: schema });
+    const mine = await db.store('kv');
+    await mine.set('k', 1);
+    const admin = new Client({ connectionString: url });
+    await admin.connect();
+    try {
+      // Another handle drops the store: this one's writes are refused, naming why, and write nothing.
+      await using other = await openDatabase(url as string, { pgSchema: schema });
+      expect(await other.drop('kv')).toBe(true);
+      const dropped = (await mine.set('k', 2).catch((e: unknown) => e)) as { code?: string; message?: string };
+      expect(dropped.code).toBe('ERR_KV_NO_SUCH_STORE');
+      expect(dropped.message).toMatch(/dropped by another connection/);
+      const stale = await openStore(url as string, { pgSchema: schema, table: 'kv2' });
+      await (await other.store('kv2', { serializer: 'json' })).set('x', 1);
+      await other.drop('kv2');
+      await (await other.store('kv2', { serializer: 'v8' })).set('x', 1);
+      const refused = (await stale.set('y', 1).catch((e: unknown) => e)) as { code?: string };
+      expect(refused.code).toBe('ERR_KV_SERIALIZER_MISMATCH');
+      expect((await admin.query(`SELECT count(*)::int AS n FROM "${schema}".kv2 WHERE key = 'y'`)).rows[0].n).toBe(0);
+      await stale.close();
+      // A newer release migrated kv2: this one refuses to open, migrate or drop it.
+      await admin.query(`UPDATE "${schema}".drizzle_kv_stores SET version = 99 WHERE name = 'kv2'`);
+      const newer = (await openStore(url as string, { pgSchema: schema, table: 'kv2', serializer: 'v8' }).catch((e: unknown) => e)) as { code?: string };
+      expect(newer.code).toBe('ERR_KV_FORMAT_TOO_NEW');
+      expect((await other.inspect()).newer).toBe(true);
+      expect(((await other.migrate().catch((e: unknown) => e)) as { code?: string }).code).toBe('ERR_KV_FORMAT_TOO_NEW');
+      expect(((await other.drop('kv2').catch((e: unknown) => e)) as { code?: string }).code).toBe('ERR_KV_FORMAT_TOO_NEW');
+      expect(await other.drop('kv2', { force: true })).toBe(true);
+    } finally {
+      await admin.end();
+    }
+  });
 });
