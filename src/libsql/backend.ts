@@ -7,7 +7,6 @@ import type { ResolvedStoreOptions } from '../core/options';
 import type { DatabaseBackend, StoreBackend } from '../core/ports';
 import type { Capabilities } from '../core/rules';
 import { kvTable } from '../schema/store';
-import type { Connection } from '../sqlite/connection';
 import { schemaProblems } from '../sqlite/schema-check';
 import type { LibsqlSession } from './client';
 import { toKVError } from './errors';
@@ -70,7 +69,7 @@ async function externalSchemaProblems(ex: Executor, name: string): Promise<strin
   for (const index of getTableConfig(kvTable(name)).indexes) pragmas.push(`index_info("${index.config.name}")`);
   const answers = new Map<string, Record<string, unknown>[]>();
   for (const pragma of pragmas) answers.set(pragma, pragmaRows(await ex.read({ sql: `PRAGMA ${pragma}`, args: [] })));
-  const connection = { client: { pragma: (text: string) => answers.get(text) ?? [] } } as unknown as Connection;
+  const connection = { client: { pragma: (text: string) => answers.get(text) ?? [] } } as unknown as Parameters<typeof schemaProblems>[0];
   return schemaProblems(connection, name);
 }
 

@@ -97,6 +97,11 @@ export function isPoolExhausted(err: unknown): boolean {
   return codeOf(err) === 'TRANSACTION_ACTIVE' && isLibsqlError(err);
 }
 
+/** Whether the HTTP client was closed under the call (it reports that as a Hrana `ClosedError`, code `UNKNOWN`). */
+function closedByApp(err: unknown): boolean {
+  return chain(err).some((e) => /^Client was manually closed$|: Client was manually closed$/.test(messageOf(e)));
+}
+
 /** Whether the error says the server cannot be reached or went away: a refused connection, a fetch that failed, a closed socket. */
 function isTransport(err: unknown): boolean {
   return chain(err).some((e) => {
@@ -146,7 +151,7 @@ export function toKVError(err: unknown, operation: string): unknown {
   if (isKVError(err)) return err;
   const code = codeOf(err);
   const message = redact(messageOf(err));
-  if (code !== undefined && CLOSED_CODES.has(code) && isLibsqlError(err)) {
+  if ((code !== undefined && CLOSED_CODES.has(code) && isLibsqlError(err)) || closedByApp(err)) {
     return new KVError('ERR_KV_CLOSED', `${operation}: the libSQL client is closed (${message})`, { cause: err });
   }
   if (isMissingTable(err)) return new KVError('ERR_KV_NO_SUCH_STORE', `${operation}: ${message}`, { cause: err });

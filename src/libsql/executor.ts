@@ -32,8 +32,12 @@ export interface Executor {
    * its own, which `fn` must not leave half done, since it is committed).
    */
   serialized<T>(fn: (inside: Executor) => Promise<T>): Promise<T>;
-  /** Runs `fn` all or nothing: a write transaction, or a savepoint inside one. */
-  transaction<T>(fn: (inside: Executor) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` all or nothing: a write transaction, or a savepoint inside one.
+   * `rerunnable`: `fn` may run again from the start when the transaction is
+   * refused as busy (it was rolled back; a caller's callback is not rerun).
+   */
+  transaction<T>(fn: (inside: Executor) => Promise<T>, rerunnable?: boolean): Promise<T>;
   /** Runs `fn`'s reads in one consistent snapshot. */
   snapshot<T>(fn: (inside: Executor) => Promise<T>): Promise<T>;
 }
@@ -176,11 +180,13 @@ export class ClientExecutor implements Executor {
     return retryBusy(timeout, () => gate.run(() => client.batch([...statements], 'write')));
   }
 
+  /** A read-modify-write is pure until it writes: refused as busy (a server's lock wait ran out), it is run again. */
   serialized<T>(fn: (inside: Executor) => Promise<T>): Promise<T> {
-    return this.#interactive('write', fn);
+    return retryBusy(this.session.timeout, () => this.#interactive('write', fn));
   }
 
-  transaction<T>(fn: (inside: Executor) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (inside: Executor) => Promise<T>, rerunnable = false): Promise<T> {
+    if (rerunnable) return retryBusy(this.session.timeout, () => this.#interactive('write', fn));
     return this.#interactive('write', fn);
   }
 

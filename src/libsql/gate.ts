@@ -3,6 +3,32 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KVError } from '../core/errors';
 import { isBusy } from './errors';
 
+/** The sections the current async context runs inside (innermost first): a gate's exclusive section, a transaction level's turn. */
+interface Held {
+  readonly token: object;
+  readonly up: Held | undefined;
+}
+
+/**
+ * One AsyncLocalStorage for every gate and mutex. Each enabled instance
+ * stays in Node's list of storages for good, and every promise created in
+ * the process afterwards is propagated to each of them: one per transaction
+ * made every later call slower (a `get` went from 40 µs to 840 µs after 1000 `incr`).
+ */
+const held = new AsyncLocalStorage<Held>();
+
+/** Whether the current async context runs inside the section holding `token`. */
+function holds(token: object | undefined): boolean {
+  if (token === undefined) return false;
+  for (let h = held.getStore(); h !== undefined; h = h.up) if (h.token === token) return true;
+  return false;
+}
+
+/** Runs `fn` marked as inside the section holding `token` (and inside every section it already was). */
+function runHolding<T>(token: object, fn: () => Promise<T>): Promise<T> {
+  return held.run({ token, up: held.getStore() }, fn);
+}
+
 interface Waiter {
   /** Set for an exclusive section: the token it holds the gate with. */
   readonly token?: object;
@@ -34,9 +60,6 @@ export class WriteGate {
   /** Writes running. */
   #inflight = 0;
   readonly #queue: Waiter[] = [];
-  /** Marks the async context of an exclusive section, to refuse a call that would wait for itself. */
-  readonly #holder = new AsyncLocalStorage<object>();
-
   /** Runs one atomic write, after any exclusive section that started or queued before it. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#active !== undefined || this.#queue.length > 0) {
@@ -63,7 +86,7 @@ export class WriteGate {
       this.#active = token;
     }
     try {
-      return await this.#holder.run(token, fn);
+      return await runHolding(token, fn);
     } finally {
       this.#active = undefined;
       this.#dispatch();
@@ -72,8 +95,7 @@ export class WriteGate {
 
   /** Whether the current async context is inside an exclusive section of this gate that still runs. */
   get holding(): boolean {
-    const held = this.#holder.getStore();
-    return held !== undefined && held === this.#active;
+    return holds(this.#active);
   }
 
   /** Starts what waits at the head of the queue: writes up to the next section, or that section once the writes are done. */
@@ -134,11 +156,9 @@ export class Mutex {
   #tail: Promise<void> = Promise.resolve();
   /** The token of the call holding the mutex, if one does. */
   #active: object | undefined;
-  readonly #holder = new AsyncLocalStorage<object>();
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    const held = this.#holder.getStore();
-    if (held !== undefined && held === this.#active) {
+    if (holds(this.#active)) {
       throw new KVError(
         'ERR_KV_INVALID_ARGUMENT',
         'a store was used inside a nested transaction of its own transaction; use the store the nested transaction callback was given',
@@ -151,7 +171,7 @@ export class Mutex {
     const token = {};
     this.#active = token;
     try {
-      return await this.#holder.run(token, fn);
+      return await runHolding(token, fn);
     } finally {
       this.#active = undefined;
       release();

@@ -148,11 +148,12 @@ export class LibsqlRegistry implements RegistryPort<'async'> {
 
   /**
    * The format lock: a write transaction (a savepoint inside one), all of it
-   * or nothing. The plans call this registry itself inside it, so its calls
+   * or nothing, run again if refused as busy (a plan re-reads what it
+   * decides on). The plans call this registry itself inside it, so its calls
    * go to the transaction until the plan ends.
    */
   locked<T>(plan: () => Plan<T>): Promise<T> {
-    return this.ex.transaction((inside) => this.#within(inside, plan));
+    return this.ex.transaction((inside) => this.#within(inside, plan), true);
   }
 
   snapshot<T>(plan: () => Plan<T>): Promise<T> {

@@ -133,12 +133,16 @@ export class PoolSession implements PgSession {
   }
 }
 
+/**
+ * Marks the async context of a transaction with the client session it holds. One instance for every session:
+ * Node visits each enabled AsyncLocalStorage at every new promise.
+ */
+const holder = new AsyncLocalStorage<ClientSession>();
+
 /** Queries on one app client. A transaction holds it; other calls wait for the transaction to end. */
 export class ClientSession implements PgSession {
   readonly inTransaction = false;
   #held: Promise<void> | undefined;
-  /** Marks the async context of the transaction holding the client, to refuse a call that would wait for itself. */
-  readonly #holder = new AsyncLocalStorage<true>();
   constructor(readonly client: Client) {}
 
   async run(query: PgQuery, values: readonly unknown[]): Promise<PgResult> {
@@ -156,7 +160,7 @@ export class ClientSession implements PgSession {
     let release = () => {};
     this.#held = new Promise<void>((resolve) => (release = resolve));
     try {
-      return await this.#holder.run(true, () => inTransaction(this.client, fn));
+      return await holder.run(this, () => inTransaction(this.client, fn));
     } finally {
       this.#held = undefined;
       release();
@@ -166,7 +170,7 @@ export class ClientSession implements PgSession {
   /** Waits for a transaction holding the client; a call made from inside it would wait forever, and is refused. */
   async #turn(): Promise<void> {
     while (this.#held !== undefined) {
-      if (this.#holder.getStore() === true) {
+      if (holder.getStore() === this) {
         throw new KVError(
           'ERR_KV_INVALID_ARGUMENT',
           "a store or database was used inside another handle's transaction on the same client; use the store the transaction callback was given",

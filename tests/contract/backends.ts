@@ -67,6 +67,8 @@ export interface Differences {
   readonly nulInKeys: boolean;
   /** Whether a custom serializer that writes strings reads back bytes (a `bytea` value column) instead of the string. */
   readonly customStringSerializerGetsBytes: boolean;
+  /** Whether a serializer's text output may hold U+0000 (libSQL's native `file:` driver cuts text there): round-trips where true, `ERR_KV_INVALID_VALUE` where false. */
+  readonly nulInTextValues: boolean;
 }
 
 /** What `openStore` is given. Each call opens a fresh store, in a fresh file or schema where the engine has them. */
@@ -143,7 +145,7 @@ function sqliteSync(): Backend {
   return {
     name: 'sqlite-sync',
     mode: 'sync',
-    differences: { nulInKeys: true, customStringSerializerGetsBytes: false },
+    differences: { nulInKeys: true, customStringSerializerGetsBytes: false, nulInTextValues: true },
     aliases: ['sqlite'],
     available: () => undefined,
     openStore: async (options) => opened.add(new KVStore(tempDb(), { table: options.table ?? freshName(), ...storeOptions(options) })),
@@ -188,7 +190,7 @@ function sqliteAsyncBackend(): Backend {
   return {
     name: 'sqlite-async',
     mode: 'async',
-    differences: { nulInKeys: true, customStringSerializerGetsBytes: false },
+    differences: { nulInKeys: true, customStringSerializerGetsBytes: false, nulInTextValues: true },
     aliases: ['sqlite'],
     available: () => undefined,
     openStore: async (options) => opened.add(await sqlite.openStore(tempDb(), { table: options.table ?? freshName(), ...storeOptions(options) })),
@@ -223,7 +225,7 @@ function pgBackend(): Backend {
     name: 'pg',
     mode: 'async',
     // text keys cannot hold U+0000; values are bytea, so a serializer's string comes back as its UTF-8 bytes.
-    differences: { nulInKeys: false, customStringSerializerGetsBytes: true },
+    differences: { nulInKeys: false, customStringSerializerGetsBytes: true, nulInTextValues: true },
     aliases: [],
     available: () => (pgUrl() === undefined ? 'no PostgreSQL server (DRIZZLE_KV_PG_URL unset by the global setup)' : missingEntry('pg')),
     openStore: async (options) => {
@@ -250,7 +252,7 @@ function libsqlFile(): Backend {
   return {
     name: 'libsql-file',
     mode: 'async',
-    differences: { nulInKeys: true, customStringSerializerGetsBytes: false },
+    differences: { nulInKeys: true, customStringSerializerGetsBytes: false, nulInTextValues: false },
     aliases: ['libsql'],
     available: () => missingEntry('libsql'),
     openStore: async (options) =>
@@ -270,7 +272,7 @@ function libsqlSqld(): Backend {
   return {
     name: 'libsql-sqld',
     mode: 'async',
-    differences: { nulInKeys: true, customStringSerializerGetsBytes: false },
+    differences: { nulInKeys: true, customStringSerializerGetsBytes: false, nulInTextValues: true },
     aliases: ['sqld', 'libsql'],
     available: () => (sqldUrl() === undefined ? 'no sqld server (DRIZZLE_KV_SQLD_URL unset by the global setup)' : missingEntry('libsql')),
     openStore: async (options) => opened.add(await entry('libsql').openStore(url(), { table: options.table ?? freshName(), ...storeOptions(options) })),

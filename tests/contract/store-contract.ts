@@ -792,6 +792,21 @@ export function describeStoreContract(backend: Backend): void {
         expect(typeof first === 'string' ? first : decoder.decode(first)).toBe('T{"é":"ü\\u0000","n":1}');
       });
 
+      const nulText = backend.differences.nulInTextValues;
+      it(`${nulText ? 'stores' : 'refuses, with ERR_KV_INVALID_VALUE and nothing written,'} a serializer's text holding U+0000 (declared: nulInTextValues)`, async () => {
+        const serializer = { name: 'raw-text', serialize: (v: unknown) => String(v), deserialize: (data: string | Uint8Array) => (typeof data === 'string' ? data : decoder.decode(data)) };
+        await withStore({ serializer }, async (s) => {
+          await s.set('k', 'before');
+          if (nulText) {
+            await s.set('k', 'a\u0000b');
+            expect(await s.get('k')).toBe('a\u0000b');
+          } else {
+            expect((await failure(() => s.set('k', 'a\u0000b'))).code).toBe('ERR_KV_INVALID_VALUE');
+            expect(await s.get('k')).toBe('before');
+          }
+        });
+      });
+
       it('gives a custom serializer that writes bytes the same bytes back', async () => {
         const serializer = {
           name: 'raw-bytes',

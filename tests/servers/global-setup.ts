@@ -38,12 +38,14 @@ export async function stopServers(): Promise<void> {
 
 /** The contract's backends (tests/contract/backends.ts), and the server each needs, if any. */
 const BACKEND_SERVERS: Readonly<Record<string, Engine | undefined>> = {
+  sqlite: undefined,
   'sqlite-sync': undefined,
   'sqlite-memory': undefined,
   'sqlite-database': undefined,
   'sqlite-async': undefined,
   'libsql-file': undefined,
   'libsql-sqld': 'sqld',
+  libsql: 'sqld',
   pg: 'pg',
   sqld: 'sqld',
 };

@@ -9,6 +9,13 @@ function isBusy(err: unknown): boolean {
 }
 
 /**
+ * Marks the async context of a transaction with the gate it holds, to refuse a call that would wait for itself.
+ * One instance for every gate: Node visits each enabled AsyncLocalStorage at every new promise, so one per
+ * connection would slow every later call of the process.
+ */
+const holder = new AsyncLocalStorage<ConnectionGate>();
+
+/**
  * Orders the async calls on one connection, and waits for other processes'
  * locks without blocking the thread.
  *
@@ -24,8 +31,6 @@ function isBusy(err: unknown): boolean {
 export class ConnectionGate {
   #held: Promise<void> | undefined;
   readonly #timeout: number;
-  /** Marks the async context of the transaction holding the connection, to refuse a call that would wait for itself. */
-  readonly #holder = new AsyncLocalStorage<true>();
 
   constructor(timeout: number) {
     this.#timeout = timeout;
@@ -43,7 +48,7 @@ export class ConnectionGate {
     this.#held = new Promise<void>((resolve) => (release = resolve));
     try {
       await this.#retry(begin, false);
-      return await this.#holder.run(true, fn);
+      return await holder.run(this, fn);
     } finally {
       this.#held = undefined;
       release();
@@ -52,7 +57,7 @@ export class ConnectionGate {
 
   /** Waits for the transaction holding the connection, unless this call is part of it (it would wait forever). */
   #wait(held: Promise<void>): Promise<void> {
-    if (this.#holder.getStore() === true) {
+    if (holder.getStore() === this) {
       throw new KVError(
         'ERR_KV_INVALID_ARGUMENT',
         "a store or database was used inside another handle's transaction on the same connection; use the store the transaction callback was given",
