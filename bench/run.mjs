@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// drizzle-kv benchmark: node bench/run.mjs [--quick] [--out FILE]
+// drizzle-kv benchmark: node bench/run.mjs [--quick] [--out FILE] [--svg FILE] [--require-engines]
 //
 // Measures drizzle-kv side by side with raw better-sqlite3 (same table, same
 // SQL, statements prepared once) and Keyv + @keyv/sqlite, in one run, because
@@ -7,7 +7,8 @@
 // Every cell is the median of several repetitions, each a fresh
 // `node bench/worker.mjs` process; repetitions are interleaved across
 // workloads and systems so a slow moment hits all of them alike.
-// Prints a markdown table to stdout (progress goes to stderr).
+// Prints a markdown table to stdout (progress goes to stderr). The engines' rows (PostgreSQL, libSQL, async
+// SQLite) are in bench/engines.mjs, run in the same repetitions; --svg FILE charts every ratio row (bench/svg.mjs).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,13 +16,18 @@ import os from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BENCH_DIR, BUILT, ROOT, SIZES, TTL_SECONDS, assertBuilt, median } from './dataset.mjs';
+import { prepareEngines } from './engines.mjs';
+import { ratioChart } from './svg.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const outAt = args.indexOf('--out');
-const outFile = outAt >= 0 ? args[outAt + 1] : undefined;
-if (args.some((a, i) => a !== '--quick' && a !== '--out' && (outAt < 0 || i !== outAt + 1)) || (outAt >= 0 && !outFile)) {
-  console.error('usage: node bench/run.mjs [--quick] [--out FILE]');
+const requireEngines = args.includes('--require-engines');
+const valueOf = (flag) => (args.includes(flag) ? (args[args.indexOf(flag) + 1] ?? '') : undefined);
+const outFile = valueOf('--out');
+const svgFile = valueOf('--svg');
+const valued = new Set(['--out', '--svg'].flatMap((f) => (args.includes(f) ? [args.indexOf(f) + 1] : [])));
+if (args.some((a, i) => !valued.has(i) && !['--quick', '--out', '--svg', '--require-engines'].includes(a)) || outFile === '' || svgFile === '') {
+  console.error('usage: node bench/run.mjs [--quick] [--out FILE] [--svg FILE] [--require-engines]');
   process.exit(2);
 }
 const S = quick ? SIZES.quick : SIZES.full;
@@ -47,6 +53,7 @@ const env = { ...process.env, BENCH_DIST: join(tmp, relative(ROOT, BUILT)) };
 
 const haveKeyv = existsSync(join(BENCH_DIR, '.deps/node_modules/@keyv/sqlite'));
 if (!haveKeyv) console.error('Keyv is not installed: its column stays empty. See bench/README.md (bench/.deps).');
+const engines = await prepareEngines({ quick, tmp, env, requireEngines });
 
 /** Runs one measurement in a fresh process; returns its JSON result. */
 function worker(workload, system, params) {
@@ -78,7 +85,7 @@ function fixture(system, size, kind = 'plain') {
   return fixtures.get(id);
 }
 
-const ratioTarget = (max) => ({ text: `≤${max.toFixed(2)}×`, ok: (c) => c.ratio <= max });
+const ratioTarget = (max) => ({ max, text: `≤${max.toFixed(2)}×`, ok: (c) => c.ratio <= max });
 const absTarget = (max, unit) => ({ text: `≤${max} ${unit}`, ok: (c) => c.drizzle <= max });
 const k = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : `${n}`);
 
@@ -163,7 +170,9 @@ for (let rep = 1; rep <= S.reps; rep++) {
       console.error(`  ${row.label.padEnd(58)} ${system.padEnd(10)} ${result.value.toFixed(3)}`);
     }
   }
+  engines.repetition(rep);
 }
+engines.finish();
 
 // ── The table ────────────────────────────────────────────────────────────────
 const med = (row, system, field = 'value') => {
@@ -272,6 +281,7 @@ const markdown = [
   '',
   ...notes.map((n) => `- ${n}`),
   '',
+  ...engines.markdown(),
   '**Machine**',
   '',
   ...facts.map((f) => `- ${f}`),
@@ -279,3 +289,17 @@ const markdown = [
 ].join('\n');
 process.stdout.write(markdown);
 if (outFile) writeFileSync(outFile, markdown);
+if (svgFile) {
+  const sqliteRows = cells.filter(([r]) => r.target?.max).map(([r, c]) => ({ label: r.label, ratio: c.ratio, target: r.target.max, ok: c.ratio <= r.target.max }));
+  const svg = ratioChart(
+    [
+      { title: 'SQLite: drizzle-kv KVStore / raw better-sqlite3 (same table, same SQL)', rows: sqliteRows },
+      { title: 'Engines: drizzle-kv/pg, /libsql, /sqlite / their baselines', rows: engines.chartRows() },
+    ],
+    {
+      title: `drizzle-kv benchmark${quick ? ' (--quick: smoke test, not for the targets)' : ''}: ratio to the baseline, medians of ${S.reps} fresh process${S.reps > 1 ? 'es' : ''}`,
+      subtitle: `${build.date.slice(0, 16).replace('T', ' ')} UTC · HEAD ${build.commit} · node ${process.version} · ${cpus.length} cores · 1-min load average ${loadAtStart.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end · ${seconds.toFixed(0)} s`,
+    },
+  );
+  writeFileSync(svgFile, svg);
+}

@@ -258,6 +258,33 @@ check('ESM TypeScript on PostgreSQL (nodenext, strict): drizzle-kv/pg type-check
   assertEqual(JSON.parse(node(['out/app.js'], dir)), [{ n: 1 }, 1, 'ERR_KV_INVALID_KEY', 'key'], 'output');
 });
 
+// --- a libSQL app: no better-sqlite3 ------------------------------------------------
+check('ESM TypeScript on libSQL (nodenext, strict): drizzle-kv/libsql type-checks and runs on a file: URL, without better-sqlite3 installed', () => {
+  const libsqlApp = consumer('libsql', {
+    'drizzle-kv': `file:${tarball}`,
+    'drizzle-orm': installed('drizzle-orm'),
+    '@libsql/client': installed('@libsql/client'),
+    typescript: installed('typescript'),
+    '@types/node': installed('@types/node'),
+  });
+  if (spawnSync('test', ['-e', join(libsqlApp, 'node_modules/better-sqlite3')]).status === 0) throw new Error('better-sqlite3 was installed for a libSQL app');
+  const dir = join(libsqlApp, 'app');
+  write(dir, {
+    'package.json': { type: 'module' },
+    'tsconfig.json': { compilerOptions: { ...esmCompilerOptions, skipLibCheck: true, lib: ['es2023', 'esnext.disposable'] }, files: ['app.ts'] },
+    'app.ts': `import { openStore, scache, type AsyncKVStore } from 'drizzle-kv/libsql';
+      const store: AsyncKVStore<number> = await openStore<number>('file:app.db', { table: 'things' });
+      await store.setMany([['a', 1], ['b', 2]]);
+      const twice = scache({ store, name: 'twice' })(async (x: number) => x * 2);
+      const out = [await store.keys(), await store.incr('a'), await twice(21), await twice(21)];
+      await store.close();
+      console.log(JSON.stringify(out));
+    `,
+  });
+  tsc(libsqlApp, dir);
+  assertEqual(JSON.parse(node(['out/app.js'], dir)), [['a', 'b'], 2, 42, 42], 'output');
+});
+
 // --- the oldest of the range ---------------------------------------------------
 check(`the oldest supported peers (drizzle-orm ${OLDEST['drizzle-orm']}, better-sqlite3 ${OLDEST['better-sqlite3']}): the Drizzle-app snippet type-checks and runs`, () => {
   const oldest = consumer('oldest', {

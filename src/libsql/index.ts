@@ -68,8 +68,7 @@ export async function openDatabase(source: LibsqlSource, options?: LibsqlClientO
   return AsyncKVDatabase.open(await backendOf(source, given));
 }
 
-export { AsyncKVDatabase } from '../async/database';
-export { AsyncKVStore } from '../async/store';
+export * from '../async/public';
 /** The Drizzle table of a store: libSQL is SQLite, so it is the sqlite-core `kvTable`. */
 export { kvTable } from '../schema/store';
 export type { LibsqlClientOptions, LibsqlSource } from './client';

@@ -5,7 +5,7 @@
  * statements on node-postgres.
  */
 import { createHash } from 'node:crypto';
-import { Param, Placeholder, type SQL, and, asc, count, eq, exists, gt, gte, inArray, is, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { Param, Placeholder, type SQL, and, asc, count, eq, exists, gt, gte, is, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { PgDatabase, PgDialect } from 'drizzle-orm/pg-core';
 import type { PgKVTable, pgBookkeeping } from './schema';
 
@@ -13,7 +13,6 @@ const key = sql.placeholder('key');
 const keys = sql.placeholder('keys');
 const value = sql.placeholder('value');
 const values = sql.placeholder('values');
-const sizes = sql.placeholder('sizes');
 const expiresAt = sql.placeholder('expiresAt');
 const now = sql.placeholder('now');
 const lo = sql.placeholder('lo');
@@ -72,10 +71,11 @@ function queryBuilders(t: PgKVTable, registry: Bookkeeping['kvStores'], guard: P
     readMany: () => db.select({ key: t.key, value: t.value, expiresAt: t.expiresAt }).from(t).where(sql`${t.key} = ANY(${keys}::text[])`),
     expiry: () => db.select({ expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)),
     write: () => row().onConflictDoUpdate({ target: t.key, set: replaceRow }),
-    // Every row of a batch in one statement, whatever its size: five array parameters, unnested.
+    // Every row of a batch in one statement, whatever its size: two array parameters, unnested; the size column
+    // (UTF-8 bytes of key and value) computed by the server, as the repository computes it for single writes.
     writeMany: () =>
       sql`INSERT INTO ${t} (${sql.identifier('key')}, ${sql.identifier('value')}, ${sql.identifier('expires_at')}, ${sql.identifier('updated_at')}, ${sql.identifier('size')})
-        SELECT k, v, ${expiresAt}::bigint, ${updatedAt}::bigint, ${guardedSize(sql`s`)} FROM unnest(${keys}::text[], ${values}::bytea[], ${sizes}::bigint[]) AS u(k, v, s)
+        SELECT k, v, ${expiresAt}::bigint, ${updatedAt}::bigint, ${guardedSize(sql`octet_length(k) + octet_length(v)`)} FROM unnest(${keys}::text[], ${values}::bytea[]) AS u(k, v)
         ON CONFLICT (${sql.identifier('key')}) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at, size = excluded.size`,
     // Inserts, or replaces only an expired row: "set if absent" in one atomic statement.
     writeIfAbsent: () =>
@@ -98,12 +98,14 @@ function queryBuilders(t: PgKVTable, registry: Bookkeeping['kvStores'], guard: P
     clearRange: () => db.delete(t).where(and(gte(t.key, lo), lt(t.key, hi), current)),
     clearFrom: () => db.delete(t).where(and(gte(t.key, lo), current)),
     // Through the partial expiry index; SKIP LOCKED: concurrent culls take different rows instead of waiting.
+    // ORDER BY expires_at lets the index answer even before the table has statistics, and `= ANY(ARRAY(…))`
+    // deletes by primary key: a fresh store would otherwise be planned as a scan of the whole table.
     cull: () =>
       db
         .delete(t)
         .where(
           and(
-            inArray(t.key, sql`(${db.select({ key: t.key }).from(t).where(lte(t.expiresAt, now)).limit(limit)} FOR UPDATE SKIP LOCKED)`),
+            sql`${t.key} = ANY(ARRAY(${db.select({ key: t.key }).from(t).where(lte(t.expiresAt, now)).orderBy(asc(t.expiresAt)).limit(limit)} FOR UPDATE SKIP LOCKED))`,
             current,
           ),
         ),

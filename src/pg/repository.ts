@@ -87,16 +87,15 @@ export class PgRepository implements Repository<'async'> {
   async write(key: string, value: EncodedValue, expiresAt: number | null, at: number, cull: number): Promise<void> {
     await this.#upsert('write', key, value, expiresAt, at);
     // The cull is a statement of its own: on a server, tying it to the write would only lengthen the write's locks.
-    if (cull > 0) await this.cull(at, cull);
+    if (cull > 0) await this.#cull(at, cull);
   }
 
   async writeMany(keys: readonly string[], values: readonly EncodedValue[], expiresAt: number | null, at: number, cull: number): Promise<void> {
     if (keys.length > 0) {
       const bytes = values.map(toBytes);
-      const sizes = bytes.map((b, i) => sizeOf(keys[i] as string, b));
-      await this.#guardedWrite(() => this.#run('writeMany', { keys, values: bytes, sizes, expiresAt, updatedAt: at }));
+      await this.#guardedWrite(() => this.#run('writeMany', { keys, values: bytes, expiresAt, updatedAt: at }));
     }
-    if (cull > 0) await this.cull(at, cull);
+    if (cull > 0) await this.#cull(at, cull);
   }
 
   async writeIfAbsent(key: string, value: EncodedValue, expiresAt: number | null, at: number): Promise<boolean> {
@@ -177,8 +176,14 @@ export class PgRepository implements Repository<'async'> {
   }
 
   async cull(at: number, limit: number): Promise<number> {
+    const deleted = await this.#cull(at, limit);
+    if (deleted === 0) await this.assertCurrent();
+    return deleted;
+  }
+
+  /** The cull after a write: the write was guarded already, so deleting nothing needs no registry check. */
+  async #cull(at: number, limit: number): Promise<number> {
     const { rowCount } = await this.#run('cull', { now: at, limit });
-    if (rowCount === 0) await this.assertCurrent();
     return rowCount;
   }
 

@@ -1,6 +1,8 @@
 // PostgreSQL-specific behaviour: sources, schemas, locks, concurrency. The shared semantics are in tests/contract/.
 import { Client, Pool } from 'pg';
 import { openDatabase, openStore } from '../../src/pg';
+import { PgQueries } from '../../src/pg/queries';
+import { pgBookkeeping, pgKvTable } from '../../src/pg/schema';
 import { pgUrl, uniqueName } from '../servers';
 
 const url = pgUrl();
@@ -172,6 +174,27 @@ describe('PostgreSQL engine', () => {
       expect(await other.drop('kv2', { force: true })).toBe(true);
     } finally {
       await admin.end();
+    }
+  });
+
+  pgIt('culls through the partial expiry index, also on a fresh table without statistics (the SQL the repository prepares)', async () => {
+    const schema = fresh();
+    const store = await openStore(url as string, { pgSchema: schema, table: 'big' });
+    await store.setMany(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i] as const));
+    await store.close();
+    const queries = new PgQueries(pgKvTable('big', { schema }), pgBookkeeping(schema).kvStores, { table: 'big', version: 2, serializer: 'json' });
+    const cull = queries.get('cull');
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      await client.query(`PREPARE cull_plan AS ${cull.text}`);
+      const { rows } = await client.query('EXPLAIN EXECUTE cull_plan(1, 100)');
+      const plan = rows.map((row: Record<string, string>) => Object.values(row)[0]).join('\n');
+      expect(plan).toContain('big_expires_at_idx');
+      expect(plan).not.toMatch(/Seq Scan on big\b/);
+    } finally {
+      await client.end();
     }
   });
 });
