@@ -174,12 +174,20 @@ export class StoreRules {
     if (typeof entries !== 'object' || entries === null) {
       throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `${operation}: expected [key, value] pairs or a record, got ${describe(entries)}`);
     }
-    const rows = new Map<string, EncodedValue>();
+    const keys: string[] = [];
+    const values: EncodedValue[] = [];
+    const at = new Map<string, number>();
     const add = (key: unknown, value: unknown) => {
       const checked = this.key(key, operation);
       const data = this.encode(value, operation);
-      rows.delete(checked); // the last value wins, in the last position
-      rows.set(checked, data);
+      const seen = at.get(checked);
+      if (seen === undefined) {
+        at.set(checked, keys.length);
+        keys.push(checked);
+        values.push(data);
+      } else {
+        values[seen] = data; // the last value wins
+      }
     };
     if (Symbol.iterator in entries) {
       for (const entry of entries as Iterable<unknown>) {
@@ -191,7 +199,7 @@ export class StoreRules {
     } else {
       for (const [key, value] of Object.entries(entries as ManyEntries<unknown>)) add(key, value);
     }
-    return { keys: [...rows.keys()], values: [...rows.values()] };
+    return { keys, values };
   }
 
   /** The key range of a listing's options. */
