@@ -12,20 +12,8 @@
  * The driver's error is kept as `cause`; errors of this library and of a
  * caller's own code pass unchanged.
  */
-import { KVError, KVRangeError, KVTypeError, type KVErrorCode, isKVError } from '../core/errors';
-
-/** SQLite result codes (primary part) and what they mean here: the table of `src/sqlite/errors.ts`. */
-const SQLITE_CODES: Readonly<Record<string, KVErrorCode>> = {
-  SQLITE_BUSY: 'ERR_KV_BUSY',
-  SQLITE_LOCKED: 'ERR_KV_BUSY',
-  SQLITE_NOTADB: 'ERR_KV_NOT_A_DATABASE',
-  SQLITE_CORRUPT: 'ERR_KV_CORRUPT',
-  SQLITE_FULL: 'ERR_KV_FULL',
-  SQLITE_IOERR: 'ERR_KV_IO',
-  SQLITE_TOOBIG: 'ERR_KV_INVALID_VALUE',
-  SQLITE_READONLY: 'ERR_KV_READONLY',
-  SQLITE_CANTOPEN: 'ERR_KV_CANT_OPEN',
-};
+import { KVError, KVRangeError, KVTypeError, isKVError } from '../core/errors';
+import { SQLITE_CODES } from '../sqlite/errors';
 
 /** SQLite's primary result codes by number, for the errors libsql's native binding reports as text (`…: 14`). */
 const SQLITE_NUMBERS: Readonly<Record<number, string>> = {

@@ -6,8 +6,8 @@ export function isMissingTable(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === 'SQLITE_ERROR' && /no such table/.test((err as Error).message);
 }
 
-/** SQLite result codes (primary part, before any `_EXTENDED` suffix) and what they mean here. */
-const DRIVER_CODES: Readonly<Record<string, KVErrorCode>> = {
+/** SQLite result codes (primary part, before any `_EXTENDED` suffix) and what they mean here (libSQL's too). */
+export const SQLITE_CODES: Readonly<Record<string, KVErrorCode>> = {
   SQLITE_BUSY: 'ERR_KV_BUSY',
   SQLITE_LOCKED: 'ERR_KV_BUSY',
   SQLITE_NOTADB: 'ERR_KV_NOT_A_DATABASE',
@@ -47,6 +47,6 @@ export function toKVError(err: unknown, operation: string): unknown {
   const driverCode = (err as { code?: unknown } | null)?.code;
   if (isKVError(err) || typeof driverCode !== 'string' || !driverCode.startsWith('SQLITE_')) return err;
   const primary = /^SQLITE_[A-Z]+/.exec(driverCode)?.[0] ?? driverCode;
-  const code = DRIVER_CODES[primary] ?? 'ERR_KV_SQLITE';
+  const code = SQLITE_CODES[primary] ?? 'ERR_KV_SQLITE';
   return new KVError(code, `${operation}: ${(err as Error).message} (${driverCode})`, { cause: err });
 }

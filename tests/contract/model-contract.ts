@@ -2,7 +2,6 @@
  * Property test, per backend: random sequences of operations run against a
  * fresh store of the backend (on a FakeClock) and against a Map model of
  * what the README promises; every result is compared, then the whole state.
- * The port of tests/reliability/model.test.ts to every engine and both modes.
  *
  * Deterministic: a fixed seed, so CI runs the same sequences every time; on
  * a failure fast-check prints the shrunk sequence and the seed to replay it.
