@@ -37,11 +37,6 @@ export class PgPlace {
     return this.schema === undefined ? quote(name) : `${quote(this.schema)}.${quote(name)}`;
   }
 
-  /** `to_regclass`'s argument for a table: whether it exists, without an error that would abort a transaction. */
-  regclass(name: string): string {
-    return this.qualified(name);
-  }
-
   /** The SQL of a store step, for the store `name`: the table qualified, the index named after it. */
   storeStatement(statement: string, name: string): string {
     return statement.replaceAll(`"${TEMPLATE}"`, this.qualified(name)).replaceAll(`"${TEMPLATE}_`, `"${name}_`);
@@ -96,8 +91,9 @@ export class PgRegistry implements RegistryPort<'async'> {
     }
   }
 
+  /** Whether `table` exists: `to_regclass` answers NULL where a query of a missing table would abort the transaction. */
   async #exists(table: string): Promise<boolean> {
-    const { rows } = await this.#session.exec('SELECT to_regclass($1) IS NOT NULL', [this.#place.regclass(table)]);
+    const { rows } = await this.#session.exec('SELECT to_regclass($1) IS NOT NULL', [this.#place.qualified(table)]);
     return rows[0]?.[0] === true;
   }
 
@@ -162,8 +158,8 @@ export class PgRegistry implements RegistryPort<'async'> {
 
   async creationProblem(name: string): Promise<KVError | undefined> {
     const { rows } = await this.#session.exec('SELECT to_regclass($1) IS NOT NULL OR to_regclass($2) IS NOT NULL', [
-      this.#place.regclass(name),
-      this.#place.regclass(`${name}_expires_at_idx`),
+      this.#place.qualified(name),
+      this.#place.qualified(`${name}_expires_at_idx`),
     ]);
     if (rows[0]?.[0] !== true) return undefined;
     return new KVError('ERR_KV_FOREIGN_TABLE', `the schema already has a table or index named "${name}" that is not a drizzle-kv store; it was left untouched`);

@@ -8,21 +8,11 @@
 //   restart  operations in a loop until told "stop": acknowledged writes and
 //            every error's code, across a server restart
 const { openStore } = require(process.env.DRIZZLE_KV_PG_ENTRY);
+const { mulberry32 } = require('./prng.cjs');
 
 const [mode, url, pgSchema, idText, opsText] = process.argv.slice(2);
 const id = Number(idText);
 const ops = Number(opsText ?? 0);
-
-function prng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function open() {
   const store = await openStore(url, { pgSchema, table: 'shared' });
@@ -35,7 +25,7 @@ async function open() {
 
 async function mix() {
   const store = await openStore(url, { pgSchema, table: 'shared' });
-  const random = prng(id * 7919 + 1);
+  const random = mulberry32(id * 7919 + 1);
   const report = { id, incr: 0, popped: [], addWins: [], own: {}, torn: [], counts: {} };
   const count = (op) => (report.counts[op] = (report.counts[op] ?? 0) + 1);
   for (let i = 0; i < ops; i++) {

@@ -3,24 +3,13 @@ import { Client, Pool } from 'pg';
 import { openDatabase, openStore } from '../../src/pg';
 import { PgQueries } from '../../src/pg/queries';
 import { pgBookkeeping, pgKvTable } from '../../src/pg/schema';
-import { pgUrl, uniqueName } from '../servers';
+import { pgSchemas, pgUrl } from '../servers';
 
 const url = pgUrl();
 const pgIt = url === undefined ? it.skip : it;
-const schemas: string[] = [];
-const fresh = () => {
-  const name = uniqueName('kvpg');
-  schemas.push(name);
-  return name;
-};
+const { fresh, dropAll } = pgSchemas('kvpg');
 
-afterAll(async () => {
-  if (url === undefined || schemas.length === 0) return;
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await client.end();
-});
+afterAll(dropAll);
 
 describe('PostgreSQL engine', () => {
   pgIt('opens a store from a connection string and keeps values byte for byte', async () => {

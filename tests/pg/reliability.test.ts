@@ -6,23 +6,17 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import type * as PgEntry from '../../src/pg';
 import { builtEntry, root } from '../built';
-import { pgUrl, uniqueName } from '../servers';
+import { pgSchemas, pgUrl } from '../servers';
 import { postgresBinaries, startPostgres } from '../servers/throwaway-pg';
 
 const url = pgUrl();
 const pgIt = url === undefined ? it.skip : it;
 const bin = postgresBinaries();
 const restartIt = bin === undefined ? it.skip : it;
-const schemas: string[] = [];
+const schemas = pgSchemas('kvrel');
 const WORKER = join(__dirname, '../children/pg-worker.cjs');
 
-afterAll(async () => {
-  if (url === undefined || schemas.length === 0) return;
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await client.end();
-});
+afterAll(schemas.dropAll);
 
 interface Child {
   readonly process: ChildProcess;
@@ -69,8 +63,7 @@ async function query<T>(connectionString: string, text: string): Promise<T[]> {
 
 describe('several processes on PostgreSQL', () => {
   pgIt('8 processes opening a fresh store at once all succeed', async () => {
-    const schema = uniqueName('kvopen');
-    schemas.push(schema);
+    const schema = schemas.fresh();
     const children = await Promise.all(Array.from({ length: 8 }, (_, i) => worker(['open', url as string, schema, String(i)])));
     for (const child of children) child.process.stdin?.write('go\n');
     const reports = await Promise.all(children.map((c) => c.report));
@@ -80,8 +73,7 @@ describe('several processes on PostgreSQL', () => {
   });
 
   pgIt('8 processes × 1000 mixed operations: counters exact, pops unique, batches whole, add races won once', async () => {
-    const schema = uniqueName('kvmix');
-    schemas.push(schema);
+    const schema = schemas.fresh();
     const { openStore } = require(join(root, 'dist/pg.cjs')) as typeof PgEntry;
     const setup = await openStore(url as string, { pgSchema: schema, table: 'shared' });
     await setup.setMany(Array.from({ length: 400 }, (_, i) => [`pool:${i}`, i] as const));

@@ -225,12 +225,6 @@ describe('PostgreSQL schema drift', () => {
     expect(await fromServer(client, ns, 'drizzle_kv_stores')).toEqual(fromSchema(kvStores));
   });
 
-  it('migrations/ (every dialect and level) is generated from drizzle/ and up to date', () => {
-    expect(() =>
-      execFileSync(process.execPath, [join(root, 'scripts/generate-migrations.mjs'), '--check'], { cwd: root, stdio: 'pipe' }),
-    ).not.toThrow();
-  });
-
   it.each(['store', 'database'])('drizzle/pg/%s/ holds every change of the Drizzle schema (drizzle-kit finds nothing to generate)', (level) => {
     const out = join(tempDir(), level);
     cpSync(join(root, 'drizzle/pg', level), out, { recursive: true });

@@ -4,6 +4,8 @@
 // engine is unavailable and its tests must be skipped visibly:
 //   (pgUrl() ? it : it.skip)('...', async () => { ... });
 
+import type * as Pg from 'pg';
+
 /** Set by the global setup to a reachable PostgreSQL URL. */
 export const PG_URL_ENV = 'DRIZZLE_KV_PG_URL';
 /** Set by the global setup to a reachable sqld (libSQL server) URL. */
@@ -36,4 +38,32 @@ export function uniqueName(prefix: string): string {
   const name = `${prefix}_${pid}${(counter++).toString(36)}${random}`;
   if (name.length > 30) throw new Error(`uniqueName: ${name} is longer than 30 characters; use a shorter prefix`);
   return name;
+}
+
+/**
+ * Fresh PostgreSQL schema names for one test file, and the `afterAll` that
+ * drops every one it handed out (with what they hold).
+ */
+export function pgSchemas(prefix: string): { fresh(): string; dropAll(): Promise<void> } {
+  const names: string[] = [];
+  return {
+    fresh() {
+      const name = uniqueName(prefix);
+      names.push(name);
+      return name;
+    },
+    async dropAll() {
+      const url = pgUrl();
+      if (url === undefined || names.length === 0) return;
+      // Loaded here: the helpers above serve test files that never touch PostgreSQL.
+      const { Client } = require('pg') as typeof Pg;
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        for (const name of names.splice(0)) await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
 }
