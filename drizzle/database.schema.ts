@@ -1,2 +1,2 @@
 // drizzle-kit entry for the database-level format: the bookkeeping tables.
-export { kvMeta, kvStores } from '../src/schema/database';
+export { kvCounters, kvMeta, kvStores, kvTags } from '../src/schema/database';

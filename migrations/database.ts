@@ -12,4 +12,16 @@ export const databaseSteps: readonly MigrationStep[] = [
       "CREATE TABLE `drizzle_kv_stores` (\n\t`name` text PRIMARY KEY NOT NULL,\n\t`version` integer NOT NULL,\n\t`serializer` text NOT NULL,\n\t`created_at` integer NOT NULL\n);",
     ],
   },
+  {
+    version: 2,
+    tag: "0001_limits_tags_counters",
+    statements: [
+      "CREATE TABLE `drizzle_kv_counters` (\n\t`store` text NOT NULL,\n\t`shard` integer NOT NULL,\n\t`bytes` integer DEFAULT 0 NOT NULL,\n\t`entries` integer DEFAULT 0 NOT NULL,\n\t`hits` integer DEFAULT 0 NOT NULL,\n\t`misses` integer DEFAULT 0 NOT NULL,\n\t`sets` integer DEFAULT 0 NOT NULL,\n\t`deletes` integer DEFAULT 0 NOT NULL,\n\t`evictions` integer DEFAULT 0 NOT NULL,\n\t`expirations` integer DEFAULT 0 NOT NULL,\n\tPRIMARY KEY(`store`, `shard`)\n);",
+      "CREATE TABLE `drizzle_kv_tags` (\n\t`store` text NOT NULL,\n\t`tag` text NOT NULL,\n\t`key` text NOT NULL,\n\tPRIMARY KEY(`store`, `tag`, `key`)\n);",
+      "CREATE INDEX `drizzle_kv_tags_key_idx` ON `drizzle_kv_tags` (`store`,`key`);",
+      "ALTER TABLE `drizzle_kv_stores` ADD `max_bytes` integer;",
+      "ALTER TABLE `drizzle_kv_stores` ADD `max_entries` integer;",
+      "ALTER TABLE `drizzle_kv_stores` ADD `eviction` text;",
+    ],
+  },
 ];

@@ -21,4 +21,20 @@ export const storeSteps: readonly MigrationStep[] = [
       "-- Backfill: the size of each existing entry, and the time of the upgrade as its last write\n-- (the real one was never recorded).\nUPDATE `__kv_store__` SET\n\t`size` = length(CAST(`key` AS BLOB)) + length(CAST(`value` AS BLOB)),\n\t`updated_at` = CAST(unixepoch('subsec') * 1000 AS INTEGER);",
     ],
   },
+  {
+    version: 3,
+    tag: "0002_limits_tags",
+    statements: [
+      "ALTER TABLE `__kv_store__` ADD `accessed_at` integer DEFAULT 0 NOT NULL;",
+      "ALTER TABLE `__kv_store__` ADD `hits` integer DEFAULT 0 NOT NULL;",
+      "ALTER TABLE `__kv_store__` ADD `tags` text;",
+      "-- Backfill: an entry never read since the upgrade was last used when it was last written.\nUPDATE `__kv_store__` SET `accessed_at` = `updated_at`;",
+      "-- The store's counters start from what its table holds (a recreated store starts afresh).\nDELETE FROM `drizzle_kv_counters` WHERE `store` = '__kv_store__';",
+      "INSERT INTO `drizzle_kv_counters` (`store`, `shard`, `bytes`, `entries`)\n\tSELECT '__kv_store__', 0, coalesce(sum(`size`), 0), count(*) FROM `__kv_store__`;",
+      "DELETE FROM `drizzle_kv_tags` WHERE `store` = '__kv_store__';",
+      "-- Every change of a row keeps the counters and the tag index in step, whatever the\n-- statement (a write, pop, expiry, eviction, clear), and whichever handle or release ran it.\nCREATE TRIGGER `__kv_store___kv_insert` AFTER INSERT ON `__kv_store__` BEGIN\n\tUPDATE `drizzle_kv_counters` SET `bytes` = `bytes` + new.`size`, `entries` = `entries` + 1\n\t\tWHERE `store` = '__kv_store__' AND `shard` = 0;\n\tINSERT OR IGNORE INTO `drizzle_kv_tags` (`store`, `tag`, `key`)\n\t\tSELECT '__kv_store__', j.value, new.`key` FROM json_each(new.`tags`) AS j WHERE new.`tags` IS NOT NULL;\nEND;",
+      "CREATE TRIGGER `__kv_store___kv_update` AFTER UPDATE OF `size`, `tags` ON `__kv_store__` BEGIN\n\tUPDATE `drizzle_kv_counters` SET `bytes` = `bytes` + new.`size` - old.`size`\n\t\tWHERE `store` = '__kv_store__' AND `shard` = 0 AND new.`size` <> old.`size`;\n\tDELETE FROM `drizzle_kv_tags`\n\t\tWHERE `store` = '__kv_store__' AND `key` = old.`key` AND old.`tags` IS NOT NULL AND old.`tags` IS NOT new.`tags`;\n\tINSERT OR IGNORE INTO `drizzle_kv_tags` (`store`, `tag`, `key`)\n\t\tSELECT '__kv_store__', j.value, new.`key` FROM json_each(new.`tags`) AS j\n\t\tWHERE new.`tags` IS NOT NULL AND old.`tags` IS NOT new.`tags`;\nEND;",
+      "CREATE TRIGGER `__kv_store___kv_delete` AFTER DELETE ON `__kv_store__` BEGIN\n\tUPDATE `drizzle_kv_counters` SET `bytes` = `bytes` - old.`size`, `entries` = `entries` - 1\n\t\tWHERE `store` = '__kv_store__' AND `shard` = 0;\n\tDELETE FROM `drizzle_kv_tags` WHERE `store` = '__kv_store__' AND `key` = old.`key` AND old.`tags` IS NOT NULL;\nEND;",
+    ],
+  },
 ];

@@ -17,13 +17,13 @@ const nextFormat: Format = {
     ...storeSteps,
     {
       version: storeSteps.length + 1,
-      tag: '9999_hits',
-      statements: ['ALTER TABLE `__kv_store__` ADD `hits` integer DEFAULT 0 NOT NULL;'],
+      tag: '9999_priority',
+      statements: ['ALTER TABLE `__kv_store__` ADD `priority` integer DEFAULT 0 NOT NULL;'],
     } satisfies MigrationStep,
   ],
 };
 
-const CURRENT_COLUMNS = ['key', 'value', 'expires_at', 'updated_at', 'size'];
+const CURRENT_COLUMNS = ['key', 'value', 'expires_at', 'updated_at', 'size', 'accessed_at', 'hits', 'tags'];
 
 function columns(path: string, table: string): string[] {
   return withRaw(path, (db) => (db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
@@ -54,7 +54,7 @@ describe('migrations', () => {
     ensureStore(conn, 'a', 'json', nextFormat); // nothing pending the second time
     conn.close();
 
-    expect(columns(path, 'a')).toEqual([...CURRENT_COLUMNS, 'hits']);
+    expect(columns(path, 'a')).toEqual([...CURRENT_COLUMNS, 'priority']);
     expect(columns(path, 'b')).toEqual(CURRENT_COLUMNS); // not opened: not migrated yet
     withRaw(path, (db) => {
       expect(db.prepare('SELECT name, version FROM drizzle_kv_stores ORDER BY name').all()).toEqual([

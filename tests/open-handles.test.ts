@@ -93,7 +93,7 @@ describe('a store migrated to a newer format by another process', () => {
   /** What a newer release's migration would do: a new column, and the store's version raised. */
   function migrateToNext(path: string, table: string): void {
     withRaw(path, (db) => {
-      db.exec(`ALTER TABLE "${table}" ADD tags TEXT NOT NULL DEFAULT '[]'`);
+      db.exec(`ALTER TABLE "${table}" ADD labels TEXT NOT NULL DEFAULT '[]'`);
       db.prepare('UPDATE drizzle_kv_stores SET version = ? WHERE name = ?').run(STORE_FORMAT_VERSION + 1, table);
     });
   }

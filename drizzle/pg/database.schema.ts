@@ -1,3 +1,3 @@
 // drizzle-kit entry for the PostgreSQL database-level format: the bookkeeping
 // tables, unqualified (the runtime applies them in the chosen schema).
-export { pgKvMeta as kvMeta, pgKvStores as kvStores } from '../../src/pg/schema';
+export { pgKvCounters as kvCounters, pgKvMeta as kvMeta, pgKvStores as kvStores } from '../../src/pg/schema';

@@ -12,4 +12,17 @@ export const databaseSteps: readonly MigrationStep[] = [
       "CREATE TABLE \"drizzle_kv_stores\" (\n\t\"name\" text COLLATE \"C\" PRIMARY KEY NOT NULL,\n\t\"version\" integer NOT NULL,\n\t\"serializer\" text NOT NULL,\n\t\"created_at\" bigint NOT NULL\n);",
     ],
   },
+  {
+    version: 2,
+    tag: "0001_limits_tags_counters",
+    statements: [
+      "CREATE TABLE \"drizzle_kv_counters\" (\n\t\"store\" text COLLATE \"C\" NOT NULL,\n\t\"shard\" integer NOT NULL,\n\t\"bytes\" bigint DEFAULT 0 NOT NULL,\n\t\"entries\" bigint DEFAULT 0 NOT NULL,\n\t\"hits\" bigint DEFAULT 0 NOT NULL,\n\t\"misses\" bigint DEFAULT 0 NOT NULL,\n\t\"sets\" bigint DEFAULT 0 NOT NULL,\n\t\"deletes\" bigint DEFAULT 0 NOT NULL,\n\t\"evictions\" bigint DEFAULT 0 NOT NULL,\n\t\"expirations\" bigint DEFAULT 0 NOT NULL,\n\tCONSTRAINT \"drizzle_kv_counters_store_shard_pk\" PRIMARY KEY(\"store\",\"shard\")\n);",
+      "ALTER TABLE \"drizzle_kv_stores\" ADD COLUMN \"max_bytes\" bigint;",
+      "ALTER TABLE \"drizzle_kv_stores\" ADD COLUMN \"max_entries\" bigint;",
+      "ALTER TABLE \"drizzle_kv_stores\" ADD COLUMN \"eviction\" text;",
+      "-- The counters' triggers, shared by every store of the schema (the store's name is the\n-- trigger's argument). Statement-level with transition tables: one counter update per\n-- statement, however many rows it wrote, into the writing connection's own shard.\nCREATE FUNCTION \"drizzle_kv_count_insert\"() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n\tINSERT INTO \"drizzle_kv_counters\" AS c (\"store\", \"shard\", \"bytes\", \"entries\")\n\t\tSELECT TG_ARGV[0], pg_backend_pid() % 16, sum(\"size\"), count(*) FROM new_rows HAVING count(*) > 0\n\t\tON CONFLICT (\"store\", \"shard\") DO UPDATE SET \"bytes\" = c.\"bytes\" + excluded.\"bytes\", \"entries\" = c.\"entries\" + excluded.\"entries\";\n\tRETURN NULL;\nEND $$;",
+      "CREATE FUNCTION \"drizzle_kv_count_update\"() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n\tINSERT INTO \"drizzle_kv_counters\" AS c (\"store\", \"shard\", \"bytes\")\n\t\tSELECT TG_ARGV[0], pg_backend_pid() % 16, d FROM (SELECT (SELECT coalesce(sum(\"size\"), 0) FROM new_rows) - (SELECT coalesce(sum(\"size\"), 0) FROM old_rows) AS d) AS delta WHERE d <> 0\n\t\tON CONFLICT (\"store\", \"shard\") DO UPDATE SET \"bytes\" = c.\"bytes\" + excluded.\"bytes\";\n\tRETURN NULL;\nEND $$;",
+      "CREATE FUNCTION \"drizzle_kv_count_delete\"() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n\tINSERT INTO \"drizzle_kv_counters\" AS c (\"store\", \"shard\", \"bytes\", \"entries\")\n\t\tSELECT TG_ARGV[0], pg_backend_pid() % 16, -sum(\"size\"), -count(*) FROM old_rows HAVING count(*) > 0\n\t\tON CONFLICT (\"store\", \"shard\") DO UPDATE SET \"bytes\" = c.\"bytes\" + excluded.\"bytes\", \"entries\" = c.\"entries\" + excluded.\"entries\";\n\tRETURN NULL;\nEND $$;",
+    ],
+  },
 ];

@@ -1,11 +1,11 @@
-import { assertOptionsObject, type ResolvedStoreOptions, resolveStoreOptions } from '../core/options';
+import { STORE_KEYS as STORE_OPTION_KEYS, assertOptionsObject, type ResolvedStoreOptions, resolveStoreOptions } from '../core/options';
 import { DEFAULT_STORE_NAME, assertStoreName } from '../core/names';
 import type { DatabaseBackend } from '../core/ports';
 import { StoreRules } from '../core/rules';
 import { AsyncKVStore } from './store';
 
 /** The options every engine's `openStore` takes besides its own: the table name and the store's options. */
-const STORE_KEYS = ['table', 'serializer', 'defaultTtl', 'clock', 'tables', 'schema'] as const;
+const STORE_KEYS = ['table', ...STORE_OPTION_KEYS] as const;
 
 /**
  * Splits the options of an engine's `openStore(source, options)` into the
@@ -43,6 +43,8 @@ export async function openOwnedStore<V>(backend: DatabaseBackend, table: string,
       rules: new StoreRules(options, backend.capabilities),
       backend: {
         repo: store.repo,
+        limits: store.limits,
+        setLimits: (limits) => store.setLimits(limits),
         classify: (err, operation) => store.classify(err, operation),
         transaction: (fn) => store.transaction(fn),
         close: async () => {

@@ -8,7 +8,8 @@ export { KVError, KVRangeError, KVTypeError, isKVError } from '../core/errors';
 export type { AnyKVError, KVErrorCode, KVErrorOptions } from '../core/errors';
 export { jsonSerializer, v8Serializer } from '../core/serializer';
 export type { Serializer, SerializerOption } from '../core/serializer';
-export type { Clock, KVStoreOptions, TablesMode } from '../core/options';
+export type { Clock, KVStoreOptions, StatsMode, TablesMode } from '../core/options';
+export type { EvictionPolicy, Limits, RecordedLimits } from '../core/limits';
 export type { Ttl } from '../core/ttl';
 export type {
   DropOptions,
@@ -22,5 +23,7 @@ export type {
   Mode,
   Result,
   StoreInfo,
+  StoreStats,
+  WriteOptions,
 } from '../core/api';
 export type { EncodedValue } from '../schema/value';

@@ -1,4 +1,8 @@
-import type { EntriesOptions, KVStoreApi, ListOptions, ManyEntries } from '../core/api';
+import type { EntriesOptions, KVStoreApi, ListOptions, ManyEntries, StoreStats, WriteOptions } from '../core/api';
+import { BackgroundFlush } from '../core/flush';
+import { runAsync } from '../core/format';
+import { type Limits, resolveLimits } from '../core/limits';
+import { Upkeep } from '../core/upkeep';
 import { describe } from '../core/describe';
 import { KVError, KVTypeError } from '../core/errors';
 import type { KeyRange } from '../core/key-range';
@@ -11,6 +15,8 @@ export interface AsyncStoreBinding {
   readonly name: string;
   readonly rules: StoreRules;
   readonly backend: StoreBackend<'async'>;
+  /** The upkeep of the handle this one is a transaction's view of (shared, so counts and reads are one handle's). */
+  readonly upkeep?: Upkeep;
   /** Called once when the store closes. */
   readonly onClose?: (store: AsyncKVStore<unknown>) => void;
 }
@@ -38,6 +44,10 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
   #backend: StoreBackend<'async'> | undefined;
   readonly #rules: StoreRules;
   readonly #onClose: ((store: AsyncKVStore<unknown>) => void) | undefined;
+  readonly #upkeep: Upkeep;
+  readonly #flush: BackgroundFlush;
+  /** Whether this is the handle (not a transaction's view of it), which folds its upkeep in when it closes. */
+  readonly #ownsUpkeep: boolean;
 
   /** @internal Stores are opened by an engine's `openStore()` or `AsyncKVDatabase#store()`. */
   constructor(key: typeof BINDING, binding: AsyncStoreBinding);
@@ -47,6 +57,11 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
     this.#backend = binding.backend;
     this.#rules = binding.rules;
     this.#onClose = binding.onClose;
+    const { options } = binding.rules;
+    this.#upkeep = binding.upkeep ?? new Upkeep(binding.backend.limits, options.stats === 'persisted', options.tables === 'managed');
+    this.#flush = new BackgroundFlush(() => (this.#backend !== undefined && this.#upkeep.pending ? this.#fold('flush') : undefined));
+    this.#ownsUpkeep = binding.upkeep === undefined;
+    if (this.#upkeep.persisted && this.#ownsUpkeep) this.#flush.start();
   }
 
   /** @internal */
@@ -59,25 +74,42 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
   async get(key: string, defaultValue?: unknown): Promise<unknown> {
     const rules = this.#rules;
     rules.key(key, 'get');
-    return this.#run('get', async (repo) => rules.valueOf(await repo.read(key), key, rules.now(), defaultValue));
+    return this.#run('get', async (repo) => {
+      const row = await repo.read(key);
+      const now = rules.now();
+      if (!rules.isLive(row, now)) {
+        this.#upkeep.count('misses');
+        return defaultValue;
+      }
+      const value = rules.decode(row[0], key);
+      this.#hit(key, now);
+      return value;
+    });
   }
 
-  async set(key: string, value: V, ttl?: Ttl): Promise<void> {
+  async set(key: string, value: V, ttl?: Ttl | WriteOptions): Promise<void> {
     const rules = this.#rules;
     rules.key(key, 'set');
     const now = rules.now();
-    const expiresAt = rules.expiry(ttl, now, 'set');
+    const { expiresAt, tags } = rules.write(ttl, now, 'set');
     const data = rules.encode(value, 'set');
-    return this.#run('set', (repo) => repo.write(key, data, expiresAt, now, rules.cullBudget(1)));
+    return this.#write('set', 1, now, async (repo) => {
+      this.#upkeep.count('expirations', await repo.write(key, data, expiresAt, now, rules.cullBudget(1), tags));
+      this.#upkeep.count('sets');
+    });
   }
 
-  async add(key: string, value: V, ttl?: Ttl): Promise<boolean> {
+  async add(key: string, value: V, ttl?: Ttl | WriteOptions): Promise<boolean> {
     const rules = this.#rules;
     rules.key(key, 'add');
     const now = rules.now();
-    const expiresAt = rules.expiry(ttl, now, 'add');
+    const { expiresAt, tags } = rules.write(ttl, now, 'add');
     const data = rules.encode(value, 'add');
-    return this.#run('add', (repo) => repo.writeIfAbsent(key, data, expiresAt, now));
+    return this.#write('add', 1, now, async (repo) => {
+      const stored = await repo.writeIfAbsent(key, data, expiresAt, now, tags);
+      if (stored) this.#upkeep.count('sets');
+      return stored;
+    });
   }
 
   async has(key: string): Promise<boolean> {
@@ -89,7 +121,11 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
   async delete(key: string): Promise<boolean> {
     const rules = this.#rules;
     rules.key(key, 'delete');
-    return this.#run('delete', async (repo) => rules.secondsLeft(await repo.remove(key), rules.now()) !== undefined);
+    return this.#run('delete', async (repo) => {
+      const removed = rules.secondsLeft(await repo.remove(key), rules.now()) !== undefined;
+      if (removed) this.#upkeep.count('deletes');
+      return removed;
+    });
   }
 
   pop(key: string): Promise<V | undefined>;
@@ -97,7 +133,12 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
   async pop(key: string, defaultValue?: unknown): Promise<unknown> {
     const rules = this.#rules;
     rules.key(key, 'pop');
-    return this.#run('pop', async (repo) => rules.valueOf(await repo.take(key), key, rules.now(), defaultValue));
+    return this.#run('pop', async (repo) => {
+      const row = await repo.take(key);
+      if (!rules.isLive(row, rules.now())) return defaultValue;
+      this.#upkeep.count('deletes');
+      return rules.decode(row[0], key);
+    });
   }
 
   async touch(key: string, ttl?: Ttl): Promise<boolean> {
@@ -127,7 +168,11 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
     const rules = this.#rules;
     rules.key(key, operation);
     const delta = rules.delta(by, sign, operation);
-    return this.#run(operation, (repo) => repo.update(key, (row) => rules.increment(row, key, delta, operation)));
+    return this.#write(operation, 1, rules.now(), async (repo) => {
+      const result = await repo.update(key, (row) => rules.increment(row, key, delta, operation));
+      this.#upkeep.count('sets');
+      return result;
+    });
   }
 
   async getMany(keys: Iterable<string>): Promise<Map<string, V>> {
@@ -139,18 +184,70 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
       const found = new Map<string, V>();
       rows.forEach((row, i) => {
         const key = list[i] as string;
-        if (rules.isLive(row, now)) found.set(key, rules.decode(row[0], key) as V);
+        if (rules.isLive(row, now)) {
+          found.set(key, rules.decode(row[0], key) as V);
+          this.#hit(key, now);
+        } else {
+          this.#upkeep.count('misses');
+        }
       });
       return found;
     });
   }
 
-  async setMany(entries: ManyEntries<V>, ttl?: Ttl): Promise<void> {
+  async setMany(entries: ManyEntries<V>, ttl?: Ttl | WriteOptions): Promise<void> {
     const rules = this.#rules;
     const now = rules.now();
-    const expiresAt = rules.expiry(ttl, now, 'setMany');
+    const { expiresAt, tags } = rules.write(ttl, now, 'setMany');
     const { keys, values } = rules.batch(entries, 'setMany');
-    return this.#run('setMany', (repo) => repo.writeMany(keys, values, expiresAt, now, rules.cullBudget(keys.length, true)));
+    return this.#write('setMany', keys.length, now, async (repo) => {
+      this.#upkeep.count('expirations', await repo.writeMany(keys, values, expiresAt, now, rules.cullBudget(keys.length, true), tags));
+      this.#upkeep.count('sets', keys.length);
+    });
+  }
+
+  async invalidateTag(tag: string): Promise<number> {
+    const checked = this.#rules.tag(tag, 'invalidateTag');
+    return this.#run('invalidateTag', async (repo) => {
+      const deleted = await repo.invalidate(checked);
+      this.#upkeep.count('deletes', deleted);
+      return deleted;
+    });
+  }
+
+  async tagsOf(key: string): Promise<string[] | undefined> {
+    const rules = this.#rules;
+    rules.key(key, 'tagsOf');
+    return this.#run('tagsOf', (repo) => repo.tagsOf(key, rules.now()));
+  }
+
+  async stats(): Promise<StoreStats> {
+    const upkeep = this.#upkeep;
+    return this.#run('stats', async (repo) =>
+      upkeep.report(upkeep.persisted ? await repo.counts() : undefined, upkeep.managed ? await repo.usage() : undefined),
+    );
+  }
+
+  async resetStats(): Promise<void> {
+    const upkeep = this.#upkeep;
+    return this.#run('resetStats', async (repo) => {
+      if (upkeep.persisted) await repo.resetCounts();
+      upkeep.reset();
+    });
+  }
+
+  async setLimits(limits: Limits | null): Promise<void> {
+    const resolved = resolveLimits(limits, 'setLimits');
+    const backend = this.#use('setLimits');
+    if (!this.#upkeep.managed) {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `setLimits: store "${this.name}" is a table the app's migrations manage (tables: 'external'); limits need the tables drizzle-kv manages`);
+    }
+    try {
+      await backend.setLimits(resolved);
+    } catch (err) {
+      throw backend.classify(err, 'setLimits');
+    }
+    this.#upkeep.limits = resolved;
   }
 
   async keys(options?: ListOptions): Promise<string[]> {
@@ -184,7 +281,11 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
 
   async clear(options?: ListOptions): Promise<number> {
     const range = this.#rules.clearRange(options, 'clear');
-    return this.#run('clear', (repo) => repo.clear(range));
+    return this.#run('clear', async (repo) => {
+      const deleted = await repo.clear(range);
+      this.#upkeep.count('deletes', deleted);
+      return deleted;
+    });
   }
 
   async purgeExpired(): Promise<number> {
@@ -193,6 +294,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
       for (;;) {
         const n = await repo.cull(this.#rules.now(), PURGE_BATCH);
         total += n;
+        this.#upkeep.count('expirations', n);
         if (n < PURGE_BATCH) return total;
       }
     });
@@ -203,7 +305,9 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
     if (typeof fn !== 'function') {
       throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `transaction: expected a function, got ${describe(fn)}`);
     }
-    return backend.transaction((bound) => fn(AsyncKVStore.open<V>({ name: this.name, rules: this.#rules, backend: bound }) as this));
+    return backend.transaction((bound) =>
+      fn(AsyncKVStore.open<V>({ name: this.name, rules: this.#rules, backend: bound, upkeep: this.#upkeep }) as this),
+    );
   }
 
   get closed(): boolean {
@@ -211,8 +315,11 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
   }
 
   async close(): Promise<void> {
+    if (this.#backend === undefined) return;
+    this.#flush.stop();
+    // A transaction's view shares its handle's upkeep: the handle folds it in.
+    if (this.#upkeep.pending && this.#ownsUpkeep) await this.#fold('close').catch(() => undefined);
     const backend = this.#backend;
-    if (backend === undefined) return;
     this.#backend = undefined;
     try {
       await backend.close();
@@ -241,6 +348,43 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
       if (needsExplaining(error)) await backend.repo.assertCurrent(); // throws the registry's explanation, if it has one
       throw error;
     }
+  }
+
+  /** A live read of `key`: counted, and under LRU/LFU remembered for a later write to fold in. */
+  #hit(key: string, now: number): void {
+    this.#upkeep.hit(key, now);
+    if (this.#upkeep.pending) this.#flush.start();
+  }
+
+  /** Folds what reads recorded into the database, as a write of nothing (and keeps the store within its limits). */
+  #fold(operation: string): Promise<void> {
+    return this.#write(operation, 0, this.#rules.now(), async () => undefined);
+  }
+
+  /**
+   * Runs a write of `written` rows, as `operation`, then the upkeep after it
+   * (eviction, reads, statistics): in one transaction with it when the
+   * store refuses overfilling (eviction `'none'`: an overfilling write is
+   * undone whole), otherwise just after it, keeping the write's locks short.
+   */
+  async #write<T>(operation: string, written: number, now: number, fn: (repo: Repository<'async'>) => Promise<T>): Promise<T> {
+    const upkeep = this.#upkeep;
+    if (!upkeep.due()) return this.#run(operation, fn);
+    if (upkeep.refusesOverfill) {
+      const backend = this.#use(operation);
+      return this.#run(operation, () =>
+        backend.transaction(async (bound) => {
+          const result = await fn(bound.repo);
+          await runAsync(upkeep.afterWrite(bound.repo, this.name, now, written, operation));
+          return result;
+        }),
+      );
+    }
+    return this.#run(operation, async (repo) => {
+      const result = await fn(repo);
+      await runAsync(upkeep.afterWrite(repo, this.name, now, written, operation));
+      return result;
+    });
   }
 
   #use(operation: string): StoreBackend<'async'> {

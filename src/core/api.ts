@@ -4,6 +4,7 @@
  * {@link KVStoreApi}, differing only in whether results come as values or as
  * promises. The documentation of each method lives here, once.
  */
+import type { Limits, RecordedLimits } from './limits';
 import type { Ttl } from './ttl';
 
 /** Whether an API returns its results directly (`'sync'`) or as promises (`'async'`). */
@@ -29,6 +30,43 @@ export interface EntriesOptions extends ListOptions {
    * @default 256
    */
   batchSize?: number;
+}
+
+/**
+ * Options of a write ({@link KVStoreApi.set}, {@link KVStoreApi.add},
+ * {@link KVStoreApi.setMany}); a plain number or `null` in their place is the `ttl`.
+ */
+export interface WriteOptions {
+  /** Seconds until the entry expires; see {@link KVStoreApi.set}. */
+  ttl?: Ttl;
+  /**
+   * Tags of the entry: non-empty strings (at most 64 an entry), for
+   * {@link KVStoreApi.invalidateTag}. A write replaces the entry's tags (none
+   * given: none kept); `incr`, `decr` and `touch` keep them.
+   */
+  tags?: Iterable<string>;
+}
+
+/** What {@link KVStoreApi.stats} reports. */
+export interface StoreStats {
+  /** Reads that found a live entry (`get`, `getMany`, `pop`, `has`, per key). */
+  readonly hits: number;
+  /** Reads that found none. */
+  readonly misses: number;
+  /** Entries written (`set`, `add` that stored, `setMany` per entry, `incr`, `decr`). */
+  readonly sets: number;
+  /** Entries deleted by `delete`, `pop`, `clear` and `invalidateTag`. */
+  readonly deletes: number;
+  /** Entries evicted to keep the store within its limits. */
+  readonly evictions: number;
+  /** Expired entries deleted (by culling on writes, `purgeExpired`, and before evicting). */
+  readonly expirations: number;
+  /** Bytes the store's rows take (keys plus encoded values, expired rows until culled); `undefined` for a table the app's migrations manage. */
+  readonly bytes: number | undefined;
+  /** Rows the store holds (expired ones until culled); `undefined` for a table the app's migrations manage. */
+  readonly entries: number | undefined;
+  /** The store's limits, as its database records them. */
+  readonly limits: RecordedLimits | null;
 }
 
 /** The entries {@link KVStoreApi.setMany} accepts: `[key, value]` pairs, or a record. */
@@ -58,9 +96,9 @@ export interface KVStoreApi<M extends Mode, V = unknown> {
    *
    * @param ttl - seconds until the entry expires (fractions allowed);
    *   `null` or `Infinity` for never; omitted: the store's `defaultTtl`.
-   *   Zero, negative and `NaN` are a `RangeError`.
+   *   Zero, negative and `NaN` are a `RangeError`. Or {@link WriteOptions}: `{ ttl, tags }`.
    */
-  set(key: string, value: V, ttl?: Ttl): Result<M, void>;
+  set(key: string, value: V, ttl?: Ttl | WriteOptions): Result<M, void>;
 
   /**
    * Stores `value` only if `key` is missing or expired, atomically (one
@@ -68,7 +106,7 @@ export interface KVStoreApi<M extends Mode, V = unknown> {
    *
    * @returns whether the value was stored
    */
-  add(key: string, value: V, ttl?: Ttl): Result<M, boolean>;
+  add(key: string, value: V, ttl?: Ttl | WriteOptions): Result<M, boolean>;
 
   /** Whether `key` holds a live (not expired) value. */
   has(key: string): Result<M, boolean>;
@@ -122,7 +160,38 @@ export interface KVStoreApi<M extends Mode, V = unknown> {
    * Stores many entries in one transaction: all of them or, if any key or
    * value is refused, none. A key given twice keeps its last value.
    */
-  setMany(entries: ManyEntries<V>, ttl?: Ttl): Result<M, void>;
+  setMany(entries: ManyEntries<V>, ttl?: Ttl | WriteOptions): Result<M, void>;
+
+  /**
+   * Deletes every entry carrying `tag`, in one statement through the tag
+   * index (not a scan): atomically, so no entry of the tag written before
+   * the call survives it.
+   *
+   * @returns how many entries were deleted (expired ones not yet culled included)
+   */
+  invalidateTag(tag: string): Result<M, number>;
+
+  /** The tags of `key`'s live entry (`[]`: none), or `undefined` when it is missing or expired. */
+  tagsOf(key: string): Result<M, string[] | undefined>;
+
+  /**
+   * The store's statistics: this handle's counts since it opened (or was
+   * reset), or with `stats: 'persisted'` the counts every handle added to
+   * the database; and what the store holds, with its limits.
+   */
+  stats(): Result<M, StoreStats>;
+
+  /** Resets the statistics to zero: this handle's, and with `stats: 'persisted'` the database's. */
+  resetStats(): Result<M, void>;
+
+  /**
+   * Changes the store's limits and eviction policy, for every handle (each
+   * applies them from its next write on, or within 64 writes): `null`
+   * removes them. The policy's index is created, and the indexes of other
+   * policies dropped, in the same transaction. Entries over the new limit
+   * are evicted by the writes that follow, a bounded number per write.
+   */
+  setLimits(limits: Limits | null): Result<M, void>;
 
   /** The live keys, in key order. */
   keys(options?: ListOptions): Result<M, string[]>;
@@ -190,6 +259,8 @@ export interface StoreInfo {
   readonly serializer: string;
   /** When the store was created, in epoch milliseconds. */
   readonly createdAt: number;
+  /** The store's limits and eviction policy (`null`: none). */
+  readonly limits: RecordedLimits | null;
 }
 
 /** The format state of a database: what it is in, what this library writes, and what is pending. */

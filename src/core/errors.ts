@@ -24,7 +24,8 @@
  * | `ERR_KV_BUSY` | the write lock could not be had within the busy timeout | retry, or raise `timeout` |
  * | `ERR_KV_NOT_A_DATABASE` | the file is not an SQLite database | check the path |
  * | `ERR_KV_CORRUPT` | the database file is damaged | restore or delete it |
- * | `ERR_KV_FULL` | the disk (or the file's size limit) is full | free space, then retry |
+ * | `ERR_KV_FULL` | the disk (or the file's size limit) is full, or a write would take a store with eviction `'none'` over its limit | free space (or delete entries, or raise the limit), then retry |
+ * | `ERR_KV_LIMITS_MISMATCH` | a store was opened with other limits than it records | omit `limits` (the recorded ones apply), or change them with `setLimits` |
  * | `ERR_KV_IO` | the operating system failed a read or write of the file (EIO, a read-only file system…) | check the disk and the file system |
  * | `ERR_KV_READONLY` | a write on a read-only file or connection | open it writable |
  * | `ERR_KV_CANT_OPEN` | the file cannot be opened (a directory, no permission) | check the path |
@@ -56,6 +57,7 @@ export type KVErrorCode =
   | 'ERR_KV_NOT_A_DATABASE'
   | 'ERR_KV_CORRUPT'
   | 'ERR_KV_FULL'
+  | 'ERR_KV_LIMITS_MISMATCH'
   | 'ERR_KV_IO'
   | 'ERR_KV_READONLY'
   | 'ERR_KV_CANT_OPEN'

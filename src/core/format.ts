@@ -11,6 +11,7 @@
  */
 import type { FormatReport, Mode, Result, StoreInfo } from './api';
 import { KVError } from './errors';
+import { INDEXED_POLICIES, type RecordedLimits, describeLimits, sameLimits } from './limits';
 
 /** One version step of an on-disk format level (see `migrations/step.ts`). */
 export interface MigrationStep {
@@ -77,6 +78,10 @@ export interface RegistryPort<M extends Mode> {
   list(): Result<M, StoreInfo[]>;
   insert(record: StoreInfo): Result<M, void>;
   setVersion(name: string, version: number): Result<M, void>;
+  /** Records the store's limits. */
+  setLimits(name: string, limits: RecordedLimits | null): Result<M, void>;
+  /** Creates the index of eviction policy `policy` on the store's table if it is missing, or drops it (`create` false). */
+  evictionIndex(name: string, policy: (typeof INDEXED_POLICIES)[number], create: boolean): Result<M, void>;
   setDatabaseVersion(version: number): Result<M, void>;
   remove(name: string): Result<M, void>;
   /** Runs database-level steps after version `from`. */
@@ -135,7 +140,7 @@ export function* migrateDatabase(registry: Registry): Plan<void> {
 }
 
 /** Creates the table of a new store and registers it. Runs under the lock, after {@link migrateDatabase}. */
-export function* createStore(registry: Registry, name: string, serializer: string, now: number): Plan<void> {
+export function* createStore(registry: Registry, name: string, serializer: string, now: number, limits: RecordedLimits | null = null): Plan<void> {
   const existing = yield* call(registry.find(name));
   if (existing !== undefined) {
     throw new KVError('ERR_KV_INVALID_NAME', `a store named "${existing.name}" already exists; table names ignore case in this database`);
@@ -143,19 +148,64 @@ export function* createStore(registry: Registry, name: string, serializer: strin
   const problem = yield* call(registry.creationProblem(name));
   if (problem !== undefined) throw problem;
   yield* call(registry.applyStore(name, 0));
-  yield* call(registry.insert({ name, version: registry.format.store.length, serializer, createdAt: now }));
+  yield* call(registry.insert({ name, version: registry.format.store.length, serializer, createdAt: now, limits: null }));
+  if (limits !== null) yield* applyLimits(registry, name, limits);
 }
 
-/** Under the lock: re-reads what the probe saw (another process may have done it meanwhile), then creates or migrates. */
-function* createOrMigrate(registry: Registry, name: string, serializer: string): Plan<void> {
+/** Records `limits` and makes the indexes match: the policy's created, every other policy's dropped. Runs under the lock. */
+function* applyLimits(registry: Registry, name: string, limits: RecordedLimits | null): Plan<void> {
+  for (const policy of INDEXED_POLICIES) yield* call(registry.evictionIndex(name, policy, limits?.eviction === policy));
+  yield* call(registry.setLimits(name, limits));
+}
+
+/**
+ * Changes the limits of the store `name`, under the format lock: every
+ * handle reads them from the registry row, at its next limited write or
+ * within 64 writes. Returns them.
+ */
+export function* setStoreLimits(registry: Registry, name: string, serializer: string, limits: RecordedLimits | null): Plan<void> {
+  yield* call(
+    registry.locked(function* () {
+      const record = yield* call(registry.find(name));
+      if (record === undefined || record.name !== name) return yield* staleThrow(registry, name, serializer);
+      checkRecord(registry, record, name, serializer);
+      if (record.version !== registry.format.store.length) return yield* staleThrow(registry, name, serializer);
+      if (!sameLimits(record.limits, limits)) yield* applyLimits(registry, name, limits);
+    }),
+  );
+}
+
+function* staleThrow(registry: Registry, name: string, serializer: string): Plan<never> {
+  throw yield* staleStoreError(registry, name, serializer);
+}
+
+/** Refuses limits given at open that differ from the recorded ones. */
+function checkLimits(record: StoreInfo, name: string, limits: RecordedLimits | null | undefined): void {
+  if (limits === undefined || sameLimits(record.limits, limits)) return;
+  throw new KVError(
+    'ERR_KV_LIMITS_MISMATCH',
+    `store "${name}" records ${describeLimits(record.limits)}, not ${describeLimits(limits)}; ` +
+      'open it without "limits" (the recorded ones apply), or change them with setLimits()',
+  );
+}
+
+/** Under the lock: re-reads what the probe saw (another process may have done it meanwhile), then creates or migrates. Returns the limits. */
+function* createOrMigrate(registry: Registry, name: string, serializer: string, limits: RecordedLimits | null | undefined): Plan<RecordedLimits | null> {
   yield* migrateDatabase(registry);
   const record = yield* call(registry.find(name));
-  if (record === undefined) return yield* createStore(registry, name, serializer, Date.now());
+  if (record === undefined) {
+    yield* createStore(registry, name, serializer, Date.now(), limits ?? null);
+    return limits ?? null;
+  }
   checkRecord(registry, record, name, serializer);
   if (record.version < registry.format.store.length) {
     yield* call(registry.applyStore(name, record.version));
     yield* call(registry.setVersion(name, registry.format.store.length));
   }
+  // Read after migrating: a store older than the limits has none yet.
+  const current = (yield* call(registry.find(name))) ?? record;
+  checkLimits(current, name, limits);
+  return current.limits;
 }
 
 /**
@@ -168,11 +218,19 @@ function* createOrMigrate(registry: Registry, name: string, serializer: string):
  * versions first: when many processes open a fresh store at once, one
  * creates it and the others find it done; a failure leaves everything as it was.
  */
-export function* ensureStore(registry: Registry, name: string, serializer: string): Plan<void> {
+export function* ensureStore(
+  registry: Registry,
+  name: string,
+  serializer: string,
+  limits?: RecordedLimits | null,
+): Plan<RecordedLimits | null> {
   const probe = yield* call(registry.probe(name));
   if (probe !== undefined) {
     checkRecord(registry, probe, name, serializer);
-    if (probe.databaseVersion === registry.format.database.length && probe.version === registry.format.store.length) return;
+    if (probe.databaseVersion === registry.format.database.length && probe.version === registry.format.store.length) {
+      checkLimits(probe, name, limits);
+      return probe.limits;
+    }
   }
   if (registry.readonly) {
     if (probe === undefined) {
@@ -182,7 +240,7 @@ export function* ensureStore(registry: Registry, name: string, serializer: strin
     }
     throw new KVError('ERR_KV_MIGRATION_PENDING', `store "${name}" needs migrating to the current format; open it writable once`);
   }
-  yield* call(registry.locked(() => createOrMigrate(registry, name, serializer)));
+  return yield* call(registry.locked(() => createOrMigrate(registry, name, serializer, limits)));
 }
 
 /**

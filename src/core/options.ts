@@ -2,6 +2,7 @@ import { KVRangeError, KVTypeError } from './errors';
 import { DEFAULT_STORE_NAME, assertStoreName } from './names';
 import { type Serializer, type SerializerOption, resolveSerializer } from './serializer';
 import { describe } from './describe';
+import { type Limits, type RecordedLimits, resolveLimits } from './limits';
 
 /** A source of the current time in epoch milliseconds. Inject one to test TTLs without sleeping. */
 export interface Clock {
@@ -78,6 +79,21 @@ export interface KVStoreOptions {
    */
   tables?: TablesMode;
   /**
+   * The store's size limits and eviction policy, recorded in the database
+   * when the store is created (see docs/eviction.md). Omitted: the recorded
+   * ones apply. Given to an existing store, they must be the recorded ones
+   * (`ERR_KV_LIMITS_MISMATCH` otherwise): change them with `setLimits()`.
+   * @default undefined
+   */
+  limits?: Limits | null;
+  /**
+   * Where statistics are counted: `'memory'`, per handle; `'persisted'`, also
+   * in the database, shared by every handle and process (folded into writes,
+   * or flushed within a second; never a write per read).
+   * @default 'memory'
+   */
+  stats?: StatsMode;
+  /**
    * The former name of {@link KVStoreOptions.tables}, kept through 0.x.
    * @deprecated use `tables`: on PostgreSQL a "schema" is a namespace.
    */
@@ -86,6 +102,9 @@ export interface KVStoreOptions {
 
 /** See {@link KVStoreOptions.tables}. */
 export type TablesMode = 'managed' | 'external';
+
+/** See {@link KVStoreOptions.stats}. */
+export type StatsMode = 'memory' | 'persisted';
 
 /** @deprecated the former name of {@link TablesMode}. */
 export type SchemaMode = TablesMode;
@@ -114,6 +133,9 @@ export interface ResolvedStoreOptions {
   readonly defaultTtl: number | undefined;
   readonly clock: Clock;
   readonly tables: TablesMode;
+  /** `undefined`: not given (the recorded limits apply). */
+  readonly limits: RecordedLimits | null | undefined;
+  readonly stats: StatsMode;
 }
 
 /**
@@ -124,7 +146,8 @@ export interface ResolvedStoreOptions {
 const systemClock: Clock = { now: () => Date.now() };
 
 const DATABASE_KEYS = ['timeout', 'readonly', 'durability', 'mmapSize'] as const;
-const STORE_KEYS = ['serializer', 'defaultTtl', 'clock', 'tables', 'schema'] as const;
+/** The options of a store. */
+export const STORE_KEYS = ['serializer', 'defaultTtl', 'clock', 'tables', 'schema', 'limits', 'stats'] as const;
 const FILE_KEYS = [...DATABASE_KEYS, ...STORE_KEYS, 'table'] as const;
 
 /**
@@ -200,11 +223,24 @@ function resolveStoreFields(options: Record<string, unknown>): ResolvedStoreOpti
       );
     }
   }
+  const limits = options['limits'] === undefined ? undefined : resolveLimits(options['limits'], 'option "limits"');
+  const stats = options['stats'] ?? 'memory';
+  if (stats !== 'memory' && stats !== 'persisted') {
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', `option "stats" must be 'memory' or 'persisted', got ${describe(stats)}`);
+  }
+  if (tables === 'external' && (limits != null || stats === 'persisted')) {
+    throw new KVTypeError(
+      'ERR_KV_INVALID_OPTION',
+      `options "limits" and stats: 'persisted' need the tables drizzle-kv manages (their counters), not tables: 'external'`,
+    );
+  }
   return {
     serializer: resolveSerializer(serializer as SerializerOption | undefined),
     defaultTtl: defaultTtl === Infinity ? undefined : defaultTtl,
     clock: clock as Clock,
     tables,
+    limits,
+    stats,
   };
 }
 

@@ -9,7 +9,9 @@ import type { FormatReport, Mode, Result, StoreInfo } from './api';
 import type { KeyRange } from './key-range';
 import type { NameRules } from './names';
 import type { ResolvedStoreOptions } from './options';
-import type { Capabilities } from './rules';
+import type { EvictionPolicy, RecordedLimits, Usage } from './limits';
+import type { Capabilities, TagList } from './rules';
+import type { Accesses, Counts } from './upkeep';
 
 /** A stored row as the store sees it: its encoded value and its expiry (epoch ms, or `null`). */
 export type StoredRow = readonly [value: EncodedValue, expiresAt: number | null];
@@ -30,16 +32,20 @@ export interface Repository<M extends Mode> {
   readMany(keys: readonly string[]): Result<M, (StoredRow | undefined)[]>;
   /** The expiry of `key`'s row (`null`: never), live or expired; `undefined` when there is no row. */
   expiry(key: string): Result<M, number | null | undefined>;
-  /** Inserts or replaces the row of `key`; with `cull > 0`, also deletes up to that many expired rows. */
-  write(key: string, value: EncodedValue, expiresAt: number | null, at: number, cull: number): Result<M, void>;
-  /** Writes every row (distinct keys) atomically, then culls up to `cull` expired rows. */
-  writeMany(keys: readonly string[], values: readonly EncodedValue[], expiresAt: number | null, at: number, cull: number): Result<M, void>;
+  /**
+   * Inserts or replaces the row of `key` (its tags too; written at `at`,
+   * which is also its last access); with `cull > 0`, also deletes up to that
+   * many expired rows. Returns how many it culled.
+   */
+  write(key: string, value: EncodedValue, expiresAt: number | null, at: number, cull: number, tags: TagList): Result<M, number>;
+  /** Writes every row (distinct keys, the same tags) atomically, then culls up to `cull` expired rows. Returns how many it culled. */
+  writeMany(keys: readonly string[], values: readonly EncodedValue[], expiresAt: number | null, at: number, cull: number, tags: TagList): Result<M, number>;
   /** Writes unless a live row holds `key` at `at`, in one atomic statement. Returns whether it wrote. */
-  writeIfAbsent(key: string, value: EncodedValue, expiresAt: number | null, at: number): Result<M, boolean>;
+  writeIfAbsent(key: string, value: EncodedValue, expiresAt: number | null, at: number, tags: TagList): Result<M, boolean>;
   /**
    * Reads the row of `key`, writes what `modify` makes of it, and returns its
    * result: atomically, so no concurrent update of the key is lost. `modify`
-   * is pure and synchronous; it may throw to write nothing.
+   * is pure and synchronous; it may throw to write nothing. The row keeps its tags.
    */
   update<T>(key: string, modify: (row: StoredRow | undefined) => Update<T>): Result<M, T>;
   /** Deletes the row of `key`, live or expired, in one statement. Returns its expiry (`undefined`: there was none). */
@@ -60,6 +66,26 @@ export interface Repository<M extends Mode> {
   clear(range: KeyRange | undefined): Result<M, number>;
   /** Deletes at most `limit` expired rows. Returns how many it deleted. */
   cull(at: number, limit: number): Result<M, number>;
+  /** Deletes every row tagged `tag`, through the tag index. Returns how many. */
+  invalidate(tag: string): Result<M, number>;
+  /** The tags of `key`'s row if it is live at `at` (`[]`: none); `undefined` when there is no live row. */
+  tagsOf(key: string, at: number): Result<M, string[] | undefined>;
+  /** What the store holds by its counters, and the limits its registry row records now. */
+  usage(): Result<M, Usage>;
+  /**
+   * Deletes rows in `policy`'s order (oldest first), at most `limit`, none
+   * written at or after `sparedFrom`: enough to remove `entries` rows and
+   * `bytes` bytes, if `limit` allows. Returns how many.
+   */
+  evict(policy: Exclude<EvictionPolicy, 'none'>, sparedFrom: number, entries: number, bytes: number, limit: number): Result<M, number>;
+  /** Folds reads into the rows that still exist: `accessed_at` at least the read's time, `hits` plus their count. */
+  recordAccess(accesses: Accesses): Result<M, void>;
+  /** Adds statistics to the store's counters in the database. */
+  addCounts(delta: Counts): Result<M, void>;
+  /** The statistics of the store's counters in the database (every handle's, summed). */
+  counts(): Result<M, Counts>;
+  /** Sets the store's statistics in the database to zero (not its bytes and entries). */
+  resetCounts(): Result<M, void>;
   /**
    * Throws the error explaining why this handle's store is no longer what it
    * opened (dropped, migrated by a newer release, recreated with another
@@ -71,6 +97,10 @@ export interface Repository<M extends Mode> {
 /** How a facade reaches its engine: the repository, and what the engine decides about errors and transactions. */
 export interface StoreBackend<M extends Mode> {
   readonly repo: Repository<M>;
+  /** The store's limits as recorded when the handle opened. */
+  readonly limits: RecordedLimits | null;
+  /** Records new limits for the store (see `core/format.ts` setStoreLimits). */
+  setLimits(limits: RecordedLimits | null): Result<M, void>;
   /**
    * The library's typed error for `err`, met during `operation`: a driver
    * error becomes one (the driver's error as `cause`), anything else passes.

@@ -5,7 +5,7 @@
  * rows. No I/O: the facades run these around a repository's queries.
  */
 import type { EncodedValue } from '../schema/value';
-import type { EntriesOptions, ListOptions, ManyEntries } from './api';
+import type { EntriesOptions, ListOptions, ManyEntries, WriteOptions } from './api';
 import { describe } from './describe';
 import { KVError, KVRangeError, KVTypeError, isKVError } from './errors';
 import { type KeyRange, prefixRange } from './key-range';
@@ -28,6 +28,17 @@ const CULL_INTERVAL = 64;
 const CULL_MAX = 10_000;
 /** Rows read per query by `entries()` unless told otherwise. */
 const DEFAULT_BATCH_SIZE = 256;
+/** Tags one entry may carry. */
+const MAX_TAGS = 64;
+
+/** An entry's tags as the repositories write them: distinct, sorted, or `null` for none. */
+export type TagList = readonly string[] | null;
+
+/** What a write's `ttl` or {@link WriteOptions} argument comes to. */
+export interface WriteSpec {
+  readonly expiresAt: number | null;
+  readonly tags: TagList;
+}
 
 /** The rules of one open store: its options, its engine's capabilities, and its cull budget. */
 export class StoreRules {
@@ -63,6 +74,54 @@ export class StoreRules {
   /** The absolute expiry of a write at `now` with `ttl` (omitted: the store's `defaultTtl`). */
   expiry(ttl: Ttl, now: number, operation: string): number | null {
     return expiryFromTtl(ttl === undefined ? this.#options.defaultTtl : ttl, now, operation);
+  }
+
+  /**
+   * The expiry and tags of a write at `now`: its third argument is a TTL
+   * (seconds, `null`, omitted) or {@link WriteOptions}.
+   */
+  write(ttlOrOptions: unknown, now: number, operation: string): WriteSpec {
+    if (typeof ttlOrOptions !== 'object' || ttlOrOptions === null) {
+      return { expiresAt: this.expiry(ttlOrOptions as Ttl, now, operation), tags: null };
+    }
+    const options = ttlOrOptions as Record<string, unknown>;
+    for (const name of Object.keys(options)) {
+      if (name !== 'ttl' && name !== 'tags') {
+        throw new KVTypeError(
+          'ERR_KV_INVALID_TTL',
+          `${operation}: ttl must be a number of seconds or write options { ttl, tags }, got ${describe(ttlOrOptions)} (unknown option ${JSON.stringify(name)})`,
+        );
+      }
+    }
+    const { ttl, tags } = options as WriteOptions;
+    return { expiresAt: this.expiry(ttl, now, operation), tags: tags === undefined ? null : this.tags(tags, operation) };
+  }
+
+  /** Checks a list of tags: distinct, sorted; `null` when empty. */
+  tags(tags: unknown, operation: string): TagList {
+    if (typeof tags !== 'object' || tags === null || !(Symbol.iterator in tags)) {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `${operation}: tags must be an iterable of strings, got ${describe(tags)}`);
+    }
+    if (this.#options.tables === 'external') {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `${operation}: tags need the tables drizzle-kv manages (its tag index), not tables: 'external'`);
+    }
+    const distinct = new Set<string>();
+    for (const tag of tags as Iterable<unknown>) distinct.add(this.tag(tag, operation));
+    if (distinct.size > MAX_TAGS) {
+      throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `${operation}: an entry may carry at most ${MAX_TAGS} tags, got ${distinct.size}`);
+    }
+    return distinct.size === 0 ? null : [...distinct].sort();
+  }
+
+  /** Checks one tag: a non-empty string the engine stores exactly. */
+  tag(tag: unknown, operation: string): string {
+    if (typeof tag !== 'string' || tag === '') {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `${operation}: a tag must be a non-empty string, got ${describe(tag)}`);
+    }
+    if (!tag.isWellFormed() || (!this.#caps.nulInKeys && tag.includes('\u0000'))) {
+      throw new KVRangeError('ERR_KV_INVALID_ARGUMENT', `${operation}: tag ${describe(tag)} cannot be stored exactly (a lone surrogate${this.#caps.nulInKeys ? '' : ', or U+0000'})`);
+    }
+    return tag;
   }
 
   /** Whether a row is live at `now`. */
@@ -133,6 +192,7 @@ export class StoreRules {
    * that passes no TTL; an existing one keeps its expiry.
    */
   increment(row: StoredRow | undefined, key: string, delta: number, operation: string): Update<number> {
+    // (The repository keeps the row's tags: an update never replaces them.)
     const now = this.now();
     let current = 0;
     let expiresAt = this.expiry(undefined, now, operation);

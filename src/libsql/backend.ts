@@ -1,7 +1,8 @@
 import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import type { FormatReport, StoreInfo } from '../core/api';
 import { KVError } from '../core/errors';
-import { dropStore, ensureStore, inspectFormat, listStores, migrateAll, runAsync, staleStoreError } from '../core/format';
+import { dropStore, ensureStore, inspectFormat, listStores, migrateAll, runAsync, setStoreLimits, staleStoreError } from '../core/format';
+import type { RecordedLimits } from '../core/limits';
 import { SQLITE_NAMES } from '../core/names';
 import type { ResolvedStoreOptions } from '../core/options';
 import type { DatabaseBackend, StoreBackend } from '../core/ports';
@@ -40,11 +41,13 @@ async function callerTransaction<T>(ex: Executor, fn: (inside: Executor) => Prom
 }
 
 /** One store's backend on one executor: the client's, or a transaction's. */
-function storeBackend(repo: LibsqlRepository): StoreBackend<'async'> {
+function storeBackend(repo: LibsqlRepository, limits: RecordedLimits | null, setLimits: (limits: RecordedLimits | null) => Promise<void>): StoreBackend<'async'> {
   return {
     repo,
+    limits,
+    setLimits,
     classify: toKVError,
-    transaction: (fn) => callerTransaction(repo.ex, (inside) => fn(storeBackend(repo.on(inside)))),
+    transaction: (fn) => callerTransaction(repo.ex, (inside) => fn(storeBackend(repo.on(inside), limits, setLimits))),
     close: async () => {},
   };
 }
@@ -98,12 +101,14 @@ export class LibsqlDatabaseBackend implements DatabaseBackend {
           `table "${name}" does not match kvTable("${name}"), and with tables: 'external' drizzle-kv changes nothing: ${problems.join('; ')}`,
         );
       }
-      return storeBackend(new LibsqlRepository(new StoreQueries(name, undefined, keysAsBlobs), this.ex, async () => new Error('unguarded')));
+      const unguarded = new LibsqlRepository(new StoreQueries(name, undefined, keysAsBlobs), this.ex, async () => new Error('unguarded'));
+      return storeBackend(unguarded, null, async () => {});
     }
     const serializer = options.serializer.name;
-    await runAsync(ensureStore(new LibsqlRegistry(this.ex), name, serializer));
+    const limits = await runAsync(ensureStore(new LibsqlRegistry(this.ex), name, serializer, options.limits));
     const queries = new StoreQueries(name, guardOf(LIBSQL_FORMAT.store.length, serializer), keysAsBlobs);
-    return storeBackend(new LibsqlRepository(queries, this.ex, (ex) => runAsync(staleStoreError(new LibsqlRegistry(ex), name, serializer))));
+    const repo = new LibsqlRepository(queries, this.ex, (ex) => runAsync(staleStoreError(new LibsqlRegistry(ex), name, serializer)));
+    return storeBackend(repo, limits, (next) => runAsync(setStoreLimits(new LibsqlRegistry(this.ex), name, serializer, next)));
   }
 
   stores(): Promise<StoreInfo[]> {

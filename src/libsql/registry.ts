@@ -4,7 +4,7 @@
  * {@link Executor}; the format lock is a write transaction (`BEGIN
  * IMMEDIATE`), alone in this process on the database (see `WriteGate`).
  */
-import { asc, eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Row } from '@libsql/client' with { 'resolution-mode': 'import' };
 import { databaseSteps } from '../../migrations/database';
 import { storeSteps } from '../../migrations/store';
@@ -12,8 +12,9 @@ import type { StoreInfo } from '../core/api';
 import { KVError } from '../core/errors';
 import { type Format, type Plan, type RegistryPort, type StoreProbe, runAsync } from '../core/format';
 import { FORMAT_META_KEY, kvMeta, kvStores } from '../schema/database';
-import { STORE_TEMPLATE_NAME, expiryIndexName } from '../schema/store';
-import { PROBE_SQL } from '../sqlite/registry';
+import { EVICTION_ORDER, type INDEXED_POLICIES, type RecordedLimits, evictionIndexName } from '../core/limits';
+import { STORE_TEMPLATE_NAME } from '../schema/store';
+import { PROBE_SQL, derivedNames, recordOf } from '../sqlite/registry';
 import { isMissingTable } from './errors';
 import type { Executor, Statement } from './executor';
 import { SQL_BUILDER } from './repository';
@@ -30,14 +31,23 @@ const compiled = (query: { toSQL(): { sql: string; params: unknown[] } }): State
 };
 const plain = (text: string, args: Statement['args'] = []): Statement => ({ sql: text, args });
 
-/** SQLite names are case-insensitive (for ASCII), so lookups by name are too. */
-const sameName = (name: string) => sql`${kvStores.name} = ${name} COLLATE NOCASE`;
-
 const toInt = (value: unknown): number => (typeof value === 'number' ? value : Number(value));
 
+/** A registry row read with `SELECT *` (see the SQLite registry: an older database lacks later columns). */
 function record(row: Row): StoreInfo {
-  return { name: String(row['name']), version: toInt(row['version']), serializer: String(row['serializer']), createdAt: toInt(row['createdAt'] ?? row['created_at']) };
+  const n = (value: unknown) => (value === null || value === undefined ? null : toInt(value));
+  return recordOf({
+    name: String(row['name']),
+    version: toInt(row['version']),
+    serializer: String(row['serializer']),
+    created_at: toInt(row['created_at']),
+    max_bytes: n(row['max_bytes']),
+    max_entries: n(row['max_entries']),
+    eviction: row['eviction'] === undefined || row['eviction'] === null ? null : String(row['eviction']),
+  });
 }
+
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** kv-cache's (Python) table layout, as `columnShape` writes it: `(key TEXT PRIMARY KEY, value BLOB, expires_at TIMESTAMP)`. */
 const KV_CACHE_SHAPE = 'key:TEXT:1,value:BLOB:0,expires_at:TIMESTAMP:0';
@@ -74,16 +84,30 @@ export class LibsqlRegistry implements RegistryPort<'async'> {
   }
 
   async find(name: string): Promise<StoreInfo | undefined> {
-    const row = (await this.ex.read(compiled(db.select().from(kvStores).where(sameName(name))))).rows[0];
+    // SQLite names are case-insensitive (for ASCII), so lookups by name are too.
+    const row = (await this.ex.read(plain('SELECT * FROM drizzle_kv_stores WHERE name = ? COLLATE NOCASE', [name]))).rows[0];
     return row && record(row);
   }
 
   async list(): Promise<StoreInfo[]> {
-    return (await this.ex.read(compiled(db.select().from(kvStores).orderBy(asc(kvStores.name))))).rows.map(record);
+    return (await this.ex.read(plain('SELECT * FROM drizzle_kv_stores ORDER BY name'))).rows.map(record);
   }
 
   async insert(info: StoreInfo): Promise<void> {
-    await this.ex.write(compiled(db.insert(kvStores).values({ ...info })));
+    const { name, version, serializer, createdAt } = info;
+    await this.ex.write(compiled(db.insert(kvStores).values({ name, version, serializer, createdAt })));
+    if (info.limits !== null) await this.setLimits(name, info.limits);
+  }
+
+  async setLimits(name: string, limits: RecordedLimits | null): Promise<void> {
+    const values = { maxBytes: limits?.maxBytes ?? null, maxEntries: limits?.maxEntries ?? null, eviction: limits?.eviction ?? null };
+    await this.ex.write(compiled(db.update(kvStores).set(values).where(eq(kvStores.name, name))));
+  }
+
+  async evictionIndex(name: string, policy: (typeof INDEXED_POLICIES)[number], create: boolean): Promise<void> {
+    const index = quote(evictionIndexName(name, policy));
+    const columns = EVICTION_ORDER[policy].map(quote).join(', ');
+    await this.ex.write(plain(create ? `CREATE INDEX IF NOT EXISTS ${index} ON ${quote(name)} (${columns})` : `DROP INDEX IF EXISTS ${index}`));
   }
 
   async setVersion(name: string, version: number): Promise<void> {
@@ -111,6 +135,11 @@ export class LibsqlRegistry implements RegistryPort<'async'> {
 
   async dropTable(name: string): Promise<void> {
     await this.ex.write(plain(`DROP TABLE IF EXISTS "${name}"`));
+    // Counters and tag rows exist from database format 2 on (a drop may run before a migration).
+    if ((await this.databaseVersion()) >= 2) {
+      await this.ex.write(plain('DELETE FROM drizzle_kv_counters WHERE store = ?', [name]));
+      await this.ex.write(plain('DELETE FROM drizzle_kv_tags WHERE store = ?', [name]));
+    }
   }
 
   async creationProblem(name: string): Promise<KVError | undefined> {
@@ -122,7 +151,8 @@ export class LibsqlRegistry implements RegistryPort<'async'> {
           `adopt it once with new KVDatabase(path).adoptKvCache({ tables: ["${name}"] }) (an SQLite file, through drizzle-kv's sync API)`,
       );
     }
-    const found = await this.ex.read(plain('SELECT 1 FROM sqlite_master WHERE name IN (?, ?) COLLATE NOCASE', [name, expiryIndexName(name)]));
+    const objects = derivedNames(name);
+    const found = await this.ex.read(plain(`SELECT 1 FROM sqlite_master WHERE name IN (${objects.map(() => '?').join(', ')}) COLLATE NOCASE`, objects));
     if (found.rows.length > 0) {
       return new KVError('ERR_KV_FOREIGN_TABLE', `the database already has a table or index named "${name}" that is not a drizzle-kv store; it was left untouched`);
     }

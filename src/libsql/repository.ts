@@ -9,7 +9,10 @@ import { BaseSQLiteDatabase, SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core'
 import type { InValue, Row } from '@libsql/client' with { 'resolution-mode': 'import' };
 import { KVError, KVRangeError } from '../core/errors';
 import type { KeyRange } from '../core/key-range';
+import { type EvictionPolicy, type Usage, limitsFromColumns } from '../core/limits';
 import type { Repository, StoredRow, Update } from '../core/ports';
+import type { TagList } from '../core/rules';
+import { type Accesses, COUNT_NAMES, type Counts } from '../core/upkeep';
 import { type EncodedValue, type KVTable, entrySize, kvTable } from '../schema/store';
 import { type Builders, type QueryName, SHAPES, type StoreGuard, guardCondition, queryBuilders, successor, upper } from '../sqlite/queries';
 import { isConstraint, isMissingTable } from './errors';
@@ -183,9 +186,9 @@ export class LibsqlRepository implements Repository<'async'> {
   }
 
   /** The upsert of one row, its values in {@link SHAPES} order. */
-  #upsert(key: string, value: EncodedValue, expiresAt: number | null, at: number): Statement {
+  #upsert(key: string, value: EncodedValue, expiresAt: number | null, at: number, tags: TagList, name: 'write' | 'writeKeepingTags' = 'write'): Statement {
     this.#checkValue(value);
-    return this.#statement('write', [key, value, expiresAt, at, entrySize(key, value)]);
+    return this.#statement(name, [key, value, expiresAt, at, entrySize(key, value), at, tags === null ? null : JSON.stringify(tags)]);
   }
 
   #cull(at: number, limit: number): Statement {
@@ -217,25 +220,35 @@ export class LibsqlRepository implements Repository<'async'> {
     }
   }
 
-  async write(key: string, value: EncodedValue, expiresAt: number | null, at: number, cull: number): Promise<void> {
-    const upsert = this.#upsert(key, value, expiresAt, at);
+  async write(key: string, value: EncodedValue, expiresAt: number | null, at: number, cull: number, tags: TagList): Promise<number> {
+    const upsert = this.#upsert(key, value, expiresAt, at, tags);
     if (cull === 0) {
       await this.#guardedWrite(this.ex, () => this.ex.write(upsert));
-      return;
+      return 0;
     }
-    await this.#guardedWrite(this.ex, () => this.ex.batch([upsert, this.#cull(at, cull)], 'write'));
+    const results = await this.#guardedWrite(this.ex, () => this.ex.batch([upsert, this.#cull(at, cull)], 'write'));
+    return results[1]?.rowsAffected ?? 0;
   }
 
-  async writeMany(keys: readonly string[], values: readonly EncodedValue[], expiresAt: number | null, at: number, cull: number): Promise<void> {
-    const statements = keys.map((key, i) => this.#upsert(key, values[i] as EncodedValue, expiresAt, at));
+  async writeMany(
+    keys: readonly string[],
+    values: readonly EncodedValue[],
+    expiresAt: number | null,
+    at: number,
+    cull: number,
+    tags: TagList,
+  ): Promise<number> {
+    const statements = keys.map((key, i) => this.#upsert(key, values[i] as EncodedValue, expiresAt, at, tags));
     if (cull > 0) statements.push(this.#cull(at, cull));
-    if (statements.length === 0) return;
-    await this.#guardedWrite(this.ex, () => this.ex.batch(statements, 'write'));
+    if (statements.length === 0) return 0;
+    const results = await this.#guardedWrite(this.ex, () => this.ex.batch(statements, 'write'));
+    return cull > 0 ? (results[results.length - 1]?.rowsAffected ?? 0) : 0;
   }
 
-  async writeIfAbsent(key: string, value: EncodedValue, expiresAt: number | null, at: number): Promise<boolean> {
+  async writeIfAbsent(key: string, value: EncodedValue, expiresAt: number | null, at: number, tags: TagList): Promise<boolean> {
     this.#checkValue(value);
-    const statement = this.#statement('writeIfAbsent', [key, value, expiresAt, at, entrySize(key, value), at]);
+    const encodedTags = tags === null ? null : JSON.stringify(tags);
+    const statement = this.#statement('writeIfAbsent', [key, value, expiresAt, at, entrySize(key, value), at, encodedTags, at]);
     const { rowsAffected } = await this.#guardedWrite(this.ex, () => this.ex.write(statement));
     if (rowsAffected > 0) return true;
     await this.assertCurrent();
@@ -250,7 +263,7 @@ export class LibsqlRepository implements Repository<'async'> {
     return this.ex.serialized(async (ex) => {
       const row = (await ex.read(this.#statement('read', [key]))).rows[0];
       const next = modify(row && stored(row));
-      const upsert = this.#upsert(key, next.value, next.expiresAt, next.at);
+      const upsert = this.#upsert(key, next.value, next.expiresAt, next.at, null, 'writeKeepingTags');
       await this.#guardedWrite(ex, () => ex.write(upsert));
       return next.result;
     });
@@ -315,6 +328,52 @@ export class LibsqlRepository implements Repository<'async'> {
     const { rowsAffected } = await this.ex.write(this.#cull(at, limit));
     if (rowsAffected === 0) await this.assertCurrent();
     return rowsAffected;
+  }
+
+  async invalidate(tag: string): Promise<number> {
+    const { rowsAffected } = await this.ex.write(this.#statement('invalidate', [tag]));
+    if (rowsAffected === 0) await this.assertCurrent();
+    return rowsAffected;
+  }
+
+  async tagsOf(key: string, at: number): Promise<string[] | undefined> {
+    const row = (await this.ex.read(this.#statement('tagsOf', [key, at]))).rows[0];
+    if (row === undefined) return undefined;
+    const tags = row[0];
+    return tags === null || tags === undefined ? [] : (JSON.parse(String(tags)) as string[]);
+  }
+
+  async usage(): Promise<Usage> {
+    const row = (await this.ex.read(this.#statement('usage', []))).rows[0];
+    if (row === undefined) {
+      await this.assertCurrent();
+      return { bytes: 0, entries: 0, limits: null };
+    }
+    return { bytes: toInt(row[0]), entries: toInt(row[1]), limits: limitsFromColumns(row[2], row[3], row[4]) };
+  }
+
+  async evict(policy: Exclude<EvictionPolicy, 'none'>, at: number, entries: number, bytes: number, limit: number): Promise<number> {
+    const name = policy === 'lrs' ? 'evictLrs' : policy === 'lru' ? 'evictLru' : 'evictLfu';
+    return (await this.ex.write(this.#statement(name, [at, limit, entries, bytes]))).rowsAffected;
+  }
+
+  async recordAccess(accesses: Accesses): Promise<void> {
+    if (accesses.keys.length === 0) return;
+    const statements = accesses.keys.map((key, i) => this.#statement('access', [accesses.times[i] as number, accesses.counts[i] as number, key]));
+    await this.ex.batch(statements, 'write');
+  }
+
+  async addCounts(delta: Counts): Promise<void> {
+    await this.ex.write(this.#statement('addCounts', COUNT_NAMES.map((c) => delta[c])));
+  }
+
+  async counts(): Promise<Counts> {
+    const row = (await this.ex.read(this.#statement('counts', []))).rows[0];
+    return Object.fromEntries(COUNT_NAMES.map((c, i) => [c, row === undefined ? 0 : toInt(row[i])])) as unknown as Counts;
+  }
+
+  async resetCounts(): Promise<void> {
+    await this.ex.write(this.#statement('resetCounts', []));
   }
 }
 

@@ -10,6 +10,7 @@ import { externalTableProblems } from './introspect';
 import { PgQueries } from './queries';
 import { PG_FORMAT, type PgPlace, PgRegistry } from './registry';
 import { PgRepository } from './repository';
+import type { RecordedLimits } from '../core/limits';
 import { pgBookkeeping, pgKvTable, PG_MAX_STORE_NAME } from './schema';
 import { type PgSession, isControlFailure } from './session';
 import { KVError } from '../core/errors';
@@ -29,13 +30,20 @@ function transactionError(err: unknown): unknown {
 }
 
 /** One store's backend on a session. */
-function storeBackend(repo: PgRepository, session: PgSession): StoreBackend<'async'> {
+function storeBackend(
+  repo: PgRepository,
+  session: PgSession,
+  limits: RecordedLimits | null,
+  setLimits: (limits: RecordedLimits | null) => Promise<void>,
+): StoreBackend<'async'> {
   return {
     repo,
+    limits,
+    setLimits,
     classify: classifyPgError,
     transaction: async (fn) => {
       try {
-        return await session.transaction((tx) => fn(storeBackend(repo.on(tx), tx)));
+        return await session.transaction((tx) => fn(storeBackend(repo.on(tx), tx, limits, setLimits)));
       } catch (err) {
         throw transactionError(err);
       }
@@ -75,15 +83,17 @@ export class PgDatabaseBackend implements DatabaseBackend {
           `table ${lockPrefix} does not match pgKvTable("${name}"), and with tables: 'external' drizzle-kv changes nothing: ${problems.join('; ')}`,
         );
       }
-      const queries = new PgQueries(table, pgBookkeeping(schema).kvStores, undefined);
-      return storeBackend(new PgRepository(this.#session, queries, lockPrefix, false, async () => new Error('unguarded')), this.#session);
+      const queries = new PgQueries(table, pgBookkeeping(schema), undefined);
+      const unguarded = new PgRepository(this.#session, queries, lockPrefix, false, async () => new Error('unguarded'));
+      return storeBackend(unguarded, this.#session, null, async () => {});
     }
     const serializer = options.serializer.name;
-    await runAsync(plans.ensureStore(this.#registry(), name, serializer));
+    const limits = await runAsync(plans.ensureStore(this.#registry(), name, serializer, options.limits));
     const guard = { table: name, version: PG_FORMAT.store.length, serializer };
-    const queries = new PgQueries(table, pgBookkeeping(schema).kvStores, guard);
+    const queries = new PgQueries(table, pgBookkeeping(schema), guard);
     const stale = () => runAsync(plans.staleStoreError(this.#registry(), name, serializer));
-    return storeBackend(new PgRepository(this.#session, queries, lockPrefix, true, stale), this.#session);
+    const setLimits = (next: RecordedLimits | null) => runAsync(plans.setStoreLimits(this.#registry(), name, serializer, next));
+    return storeBackend(new PgRepository(this.#session, queries, lockPrefix, true, stale), this.#session, limits, setLimits);
   }
 
   stores(): Promise<StoreInfo[]> {

@@ -11,6 +11,8 @@ import { storeSteps } from '../../migrations/pg/store';
 import type { StoreInfo } from '../core/api';
 import { KVError } from '../core/errors';
 import { type Format, type Plan, type RegistryPort, type StoreProbe, runAsync } from '../core/format';
+import { EVICTION_ORDER, type INDEXED_POLICIES, type RecordedLimits, evictionIndexName, limitsFromColumns } from '../core/limits';
+import { PG_DERIVED_SUFFIXES } from './schema';
 import type { PgSession } from './session';
 
 /** The format this library writes on PostgreSQL: the same versions as on SQLite, in PostgreSQL's DDL. */
@@ -37,19 +39,45 @@ export class PgPlace {
     return this.schema === undefined ? quote(name) : `${quote(this.schema)}.${quote(name)}`;
   }
 
-  /** The SQL of a store step, for the store `name`: the table qualified, the index named after it. */
+  /** The SQL of a store step, for the store `name`: the table qualified, what it owns named after it, the bookkeeping qualified. */
   storeStatement(statement: string, name: string): string {
-    return statement.replaceAll(`"${TEMPLATE}"`, this.qualified(name)).replaceAll(`"${TEMPLATE}_`, `"${name}_`);
+    const own = statement
+      .replaceAll(`"${TEMPLATE}"`, this.qualified(name))
+      .replaceAll(`"${TEMPLATE}_`, `"${name}_`)
+      .replaceAll(`'${TEMPLATE}'`, `'${name}'`);
+    return this.databaseStatement(own);
   }
 
-  /** The SQL of a bookkeeping step, its tables qualified. */
+  /** The SQL of a bookkeeping step, its tables and functions qualified. */
   databaseStatement(statement: string): string {
-    return statement.replaceAll('"drizzle_kv_meta"', this.qualified('drizzle_kv_meta')).replaceAll('"drizzle_kv_stores"', this.qualified('drizzle_kv_stores'));
+    let text = statement;
+    for (const object of BOOKKEEPING_OBJECTS) text = text.replaceAll(`"${object}"`, this.qualified(object));
+    return text;
   }
 }
 
+/** The schema objects of the bookkeeping, which the steps name unqualified. */
+const BOOKKEEPING_OBJECTS = [
+  'drizzle_kv_meta',
+  'drizzle_kv_stores',
+  'drizzle_kv_counters',
+  'drizzle_kv_count_insert',
+  'drizzle_kv_count_update',
+  'drizzle_kv_count_delete',
+];
+
+/**
+ * A registry row read with `SELECT *`, in column order: a registry of an
+ * earlier database format, read before it is migrated, lacks the later columns.
+ */
 function record(row: unknown[]): StoreInfo {
-  return { name: row[0] as string, version: Number(row[1]), serializer: row[2] as string, createdAt: Number(row[3]) };
+  return {
+    name: row[0] as string,
+    version: Number(row[1]),
+    serializer: row[2] as string,
+    createdAt: Number(row[3]),
+    limits: limitsFromColumns(row[4], row[5], row[6]),
+  };
 }
 
 /** The bookkeeping of one PostgreSQL schema, as the format plans see it. */
@@ -78,13 +106,12 @@ export class PgRegistry implements RegistryPort<'async'> {
     if (this.#session.inTransaction) return undefined;
     try {
       const { rows } = await this.#session.exec(
-        `SELECT s.name, s.version, s.serializer, s.created_at, (SELECT m.value FROM ${this.#meta} m WHERE m.name = $1)
-         FROM ${this.#stores} s WHERE s.name = $2`,
+        `SELECT (SELECT m.value FROM ${this.#meta} m WHERE m.name = $1), s.* FROM ${this.#stores} s WHERE s.name = $2`,
         [FORMAT_META_KEY, name],
       );
       const row = rows[0];
       if (row === undefined) return undefined;
-      return { ...record(row), databaseVersion: row[4] === null ? null : Number(row[4]) };
+      return { ...record(row.slice(1)), databaseVersion: row[0] === null ? null : Number(row[0]) };
     } catch (err) {
       if ((err as { code?: unknown }).code === '42P01' || (err as { code?: unknown }).code === '3F000') return undefined;
       throw err;
@@ -105,13 +132,13 @@ export class PgRegistry implements RegistryPort<'async'> {
 
   async find(name: string): Promise<StoreInfo | undefined> {
     if (!(await this.#exists('drizzle_kv_stores'))) return undefined;
-    const { rows } = await this.#session.exec(`SELECT name, version, serializer, created_at FROM ${this.#stores} WHERE name = $1`, [name]);
+    const { rows } = await this.#session.exec(`SELECT * FROM ${this.#stores} WHERE name = $1`, [name]);
     return rows[0] === undefined ? undefined : record(rows[0]);
   }
 
   async list(): Promise<StoreInfo[]> {
     if (!(await this.#exists('drizzle_kv_stores'))) return [];
-    const { rows } = await this.#session.exec(`SELECT name, version, serializer, created_at FROM ${this.#stores} ORDER BY name`);
+    const { rows } = await this.#session.exec(`SELECT * FROM ${this.#stores} ORDER BY name`);
     return rows.map(record);
   }
 
@@ -122,6 +149,25 @@ export class PgRegistry implements RegistryPort<'async'> {
       info.serializer,
       info.createdAt,
     ]);
+    if (info.limits !== null) await this.setLimits(info.name, info.limits);
+  }
+
+  async setLimits(name: string, limits: RecordedLimits | null): Promise<void> {
+    await this.#session.exec(`UPDATE ${this.#stores} SET max_bytes = $2, max_entries = $3, eviction = $4 WHERE name = $1`, [
+      name,
+      limits?.maxBytes ?? null,
+      limits?.maxEntries ?? null,
+      limits?.eviction ?? null,
+    ]);
+  }
+
+  async evictionIndex(name: string, policy: (typeof INDEXED_POLICIES)[number], create: boolean): Promise<void> {
+    const index = evictionIndexName(name, policy);
+    await this.#session.exec(
+      create
+        ? `CREATE INDEX IF NOT EXISTS ${quote(index)} ON ${this.#place.qualified(name)} (${EVICTION_ORDER[policy].map(quote).join(', ')})`
+        : `DROP INDEX IF EXISTS ${this.#place.qualified(index)}`,
+    );
   }
 
   async setVersion(name: string, version: number): Promise<void> {
@@ -154,13 +200,16 @@ export class PgRegistry implements RegistryPort<'async'> {
 
   async dropTable(name: string): Promise<void> {
     await this.#session.exec(`DROP TABLE IF EXISTS ${this.#place.qualified(name)}`);
+    // The counters exist from database format 2 on (a drop may run before a migration).
+    if (await this.#exists('drizzle_kv_counters')) await this.#session.exec(`DELETE FROM ${this.#place.qualified('drizzle_kv_counters')} WHERE store = $1`, [name]);
   }
 
   async creationProblem(name: string): Promise<KVError | undefined> {
-    const { rows } = await this.#session.exec('SELECT to_regclass($1) IS NOT NULL OR to_regclass($2) IS NOT NULL', [
-      this.#place.qualified(name),
-      this.#place.qualified(`${name}_expires_at_idx`),
-    ]);
+    const objects = [name, ...PG_DERIVED_SUFFIXES.filter((suffix) => suffix.endsWith('_idx')).map((suffix) => `${name}${suffix}`)];
+    const { rows } = await this.#session.exec(
+      `SELECT ${objects.map((_, i) => `to_regclass($${i + 1}) IS NOT NULL`).join(' OR ')}`,
+      objects.map((object) => this.#place.qualified(object)),
+    );
     if (rows[0]?.[0] !== true) return undefined;
     return new KVError('ERR_KV_FOREIGN_TABLE', `the schema already has a table or index named "${name}" that is not a drizzle-kv store; it was left untouched`);
   }

@@ -1,5 +1,8 @@
 import type { KeyRange } from '../core/key-range';
+import { type EvictionPolicy, type Usage, limitsFromColumns } from '../core/limits';
 import type { Repository, StoredRow, Update } from '../core/ports';
+import type { TagList } from '../core/rules';
+import { type Accesses, COUNT_NAMES, type Counts } from '../core/upkeep';
 import type { EncodedValue } from '../schema/value';
 import { isNotNullViolation } from './errors';
 import type { PgQueries, PgQueryName } from './queries';
@@ -84,22 +87,29 @@ export class PgRepository implements Repository<'async'> {
     return rows.length === 0 ? undefined : int(rows[0]?.[0]);
   }
 
-  async write(key: string, value: EncodedValue, expiresAt: number | null, at: number, cull: number): Promise<void> {
-    await this.#upsert('write', key, value, expiresAt, at);
+  async write(key: string, value: EncodedValue, expiresAt: number | null, at: number, cull: number, tags: TagList): Promise<number> {
+    await this.#upsert('write', key, value, expiresAt, at, tags);
     // The cull is a statement of its own: on a server, tying it to the write would only lengthen the write's locks.
-    if (cull > 0) await this.#cull(at, cull);
+    return cull > 0 ? this.#cull(at, cull) : 0;
   }
 
-  async writeMany(keys: readonly string[], values: readonly EncodedValue[], expiresAt: number | null, at: number, cull: number): Promise<void> {
+  async writeMany(
+    keys: readonly string[],
+    values: readonly EncodedValue[],
+    expiresAt: number | null,
+    at: number,
+    cull: number,
+    tags: TagList,
+  ): Promise<number> {
     if (keys.length > 0) {
       const bytes = values.map(toBytes);
-      await this.#guardedWrite(() => this.#run('writeMany', { keys, values: bytes, expiresAt, updatedAt: at }));
+      await this.#guardedWrite(() => this.#run('writeMany', { keys, values: bytes, expiresAt, updatedAt: at, tags }));
     }
-    if (cull > 0) await this.#cull(at, cull);
+    return cull > 0 ? this.#cull(at, cull) : 0;
   }
 
-  async writeIfAbsent(key: string, value: EncodedValue, expiresAt: number | null, at: number): Promise<boolean> {
-    if ((await this.#upsert('writeIfAbsent', key, value, expiresAt, at)) > 0) return true;
+  async writeIfAbsent(key: string, value: EncodedValue, expiresAt: number | null, at: number, tags: TagList): Promise<boolean> {
+    if ((await this.#upsert('writeIfAbsent', key, value, expiresAt, at, tags)) > 0) return true;
     await this.assertCurrent();
     return false;
   }
@@ -118,7 +128,8 @@ export class PgRepository implements Repository<'async'> {
         const { rows } = await this.#run('read', { key }, tx);
         const next = modify(storedRow(rows[0]));
         const bytes = toBytes(next.value);
-        await this.#run('write', { key, value: bytes, expiresAt: next.expiresAt, updatedAt: next.at, size: sizeOf(key, bytes) }, tx);
+        const row = { key, value: bytes, expiresAt: next.expiresAt, updatedAt: next.at, size: sizeOf(key, bytes), tags: null };
+        await this.#run('writeKeepingTags', row, tx);
         return next.result;
       }),
     );
@@ -181,16 +192,63 @@ export class PgRepository implements Repository<'async'> {
     return deleted;
   }
 
+  async invalidate(tag: string): Promise<number> {
+    const { rowCount } = await this.#run('invalidate', { tag });
+    if (rowCount === 0) await this.assertCurrent();
+    return rowCount;
+  }
+
+  async tagsOf(key: string, at: number): Promise<string[] | undefined> {
+    const { rows } = await this.#run('tagsOf', { key, now: at });
+    if (rows[0] === undefined) return undefined;
+    return (rows[0][0] as string[] | null) ?? [];
+  }
+
+  async usage(): Promise<Usage> {
+    const { rows } = await this.#run('usage', {});
+    const row = rows[0];
+    if (row === undefined) {
+      await this.assertCurrent();
+      return { bytes: 0, entries: 0, limits: null };
+    }
+    return { bytes: Number(row[0]), entries: Number(row[1]), limits: limitsFromColumns(row[2], row[3], row[4]) };
+  }
+
+  async evict(policy: Exclude<EvictionPolicy, 'none'>, at: number, entries: number, bytes: number, limit: number): Promise<number> {
+    const name = policy === 'lrs' ? 'evictLrs' : policy === 'lru' ? 'evictLru' : 'evictLfu';
+    const { rowCount } = await this.#run(name, { now: at, limit, entries, bytes });
+    return rowCount;
+  }
+
+  async recordAccess(accesses: Accesses): Promise<void> {
+    if (accesses.keys.length === 0) return;
+    await this.#run('access', { keys: accesses.keys, times: accesses.times, counts: accesses.counts });
+  }
+
+  async addCounts(delta: Counts): Promise<void> {
+    await this.#run('addCounts', delta as unknown as Record<string, unknown>);
+  }
+
+  async counts(): Promise<Counts> {
+    const { rows } = await this.#run('counts', {});
+    const row = rows[0];
+    return Object.fromEntries(COUNT_NAMES.map((c, i) => [c, row === undefined ? 0 : Number(row[i])])) as unknown as Counts;
+  }
+
+  async resetCounts(): Promise<void> {
+    await this.#run('resetCounts', {});
+  }
+
   /** The cull after a write: the write was guarded already, so deleting nothing needs no registry check. */
   async #cull(at: number, limit: number): Promise<number> {
     const { rowCount } = await this.#run('cull', { now: at, limit });
     return rowCount;
   }
 
-  #upsert(name: 'write' | 'writeIfAbsent', key: string, value: EncodedValue, expiresAt: number | null, at: number): Promise<number> {
+  #upsert(name: 'write' | 'writeIfAbsent', key: string, value: EncodedValue, expiresAt: number | null, at: number, tags: TagList): Promise<number> {
     const bytes = toBytes(value);
     return this.#guardedWrite(async () => {
-      const { rowCount } = await this.#run(name, { key, value: bytes, expiresAt, updatedAt: at, size: sizeOf(key, bytes), now: at });
+      const { rowCount } = await this.#run(name, { key, value: bytes, expiresAt, updatedAt: at, size: sizeOf(key, bytes), tags, now: at });
       return rowCount;
     });
   }

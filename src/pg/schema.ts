@@ -21,6 +21,7 @@ import {
   index,
   integer,
   pgTable,
+  primaryKey,
   text,
 } from 'drizzle-orm/pg-core';
 
@@ -70,7 +71,7 @@ const bytea = customType<{ data: Buffer; driverData: Buffer }>({
  * longest suffix must fit. Eviction and tag indexes will add suffixes here;
  * {@link PG_MAX_STORE_NAME} follows.
  */
-export const PG_DERIVED_SUFFIXES: readonly string[] = ['_expires_at_idx', '_pkey'];
+export const PG_DERIVED_SUFFIXES: readonly string[] = ['_expires_at_idx', '_pkey', '_tags_idx', '_lrs_idx', '_lru_idx', '_lfu_idx', '_count_insert', '_count_update', '_count_delete'];
 
 /** PostgreSQL's identifier limit in bytes (NAMEDATALEN - 1); longer names are silently truncated. */
 export const PG_MAX_IDENTIFIER = 63;
@@ -112,6 +113,12 @@ function kvColumns() {
     updatedAt: bigint('updated_at', { mode: 'number' }).notNull().default(0),
     /** Bytes the entry takes: UTF-8 of its key plus its encoded value; computed in JS. (Format 2.) */
     size: bigint('size', { mode: 'number' }).notNull().default(0),
+    /** When the entry was last read or written, folded in from memory (see the SQLite column). (Format 3.) */
+    accessedAt: bigint('accessed_at', { mode: 'number' }).notNull().default(0),
+    /** Reads since the entry was written, folded in from memory. (Format 3.) */
+    hits: bigint('hits', { mode: 'number' }).notNull().default(0),
+    /** The entry's tags (`NULL`: none), found through the GIN index `<name>_tags_idx`. (Format 3.) */
+    tags: text('tags').array(),
   };
 }
 
@@ -164,8 +171,23 @@ export function pgKvTable(name: string, options: PgTableOptions = {}): PgKVTable
   // new PgSchema(), not pgSchema(): pgSchema('public') throws, and an explicit
   // 'public' differs from the search_path when that path is changed.
   return options.schema === undefined
-    ? pgTable(name, kvColumns(), (t) => [expiryIndex(name, t.expiresAt)])
-    : new PgSchema(options.schema).table(name, kvColumns(), (t) => [expiryIndex(name, t.expiresAt)]);
+    ? pgTable(name, kvColumns(), (t) => [expiryIndex(name, t.expiresAt), tagIndex(name, t.tags)])
+    : new PgSchema(options.schema).table(name, kvColumns(), (t) => [expiryIndex(name, t.expiresAt), tagIndex(name, t.tags)]);
+}
+
+/** Name of the tag index of the store table `tableName`. */
+export function pgTagIndexName(tableName: string): string {
+  return `${tableName}_tags_idx`;
+}
+
+/**
+ * The partial GIN index on `tags`: invalidating a tag (`tags @> ARRAY[$1]`)
+ * reads the entries that carry it, and untagged entries cost it nothing.
+ */
+function tagIndex(tableName: string, tags: Parameters<IndexBuilderOn['on']>[0]) {
+  return index(pgTagIndexName(tableName))
+    .using('gin', tags)
+    .where(sql`${sql.identifier('tags')} IS NOT NULL`);
 }
 
 /**
@@ -195,6 +217,25 @@ function bookkeepingColumns() {
       serializer: text('serializer').notNull(),
       /** When the store was created, in epoch milliseconds (int8; `mode: 'number'`). */
       createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+      /** The most bytes the store may hold, or `NULL`. (Database format 2.) */
+      maxBytes: bigint('max_bytes', { mode: 'number' }),
+      /** The most entries the store may hold, or `NULL`. (Database format 2.) */
+      maxEntries: bigint('max_entries', { mode: 'number' }),
+      /** The eviction policy (`'lrs'`, `'lru'`, `'lfu'`, `'none'`), or `NULL` without a limit. (Database format 2.) */
+      eviction: text('eviction'),
+    },
+    counters: {
+      store: textC('store').notNull(),
+      /** Which connection's share (`pg_backend_pid() % 16`): concurrent writers add to different rows. */
+      shard: integer('shard').notNull(),
+      bytes: bigint('bytes', { mode: 'number' }).notNull().default(0),
+      entries: bigint('entries', { mode: 'number' }).notNull().default(0),
+      hits: bigint('hits', { mode: 'number' }).notNull().default(0),
+      misses: bigint('misses', { mode: 'number' }).notNull().default(0),
+      sets: bigint('sets', { mode: 'number' }).notNull().default(0),
+      deletes: bigint('deletes', { mode: 'number' }).notNull().default(0),
+      evictions: bigint('evictions', { mode: 'number' }).notNull().default(0),
+      expirations: bigint('expirations', { mode: 'number' }).notNull().default(0),
     },
   };
 }
@@ -215,12 +256,20 @@ function bookkeepingColumns() {
  * `search_path`); each PostgreSQL schema holding stores has its own pair.
  */
 export function pgBookkeeping(schema?: string) {
-  const { meta, stores } = bookkeepingColumns();
+  const { meta, stores, counters } = bookkeepingColumns();
   if (schema === undefined) {
-    return { kvMeta: pgTable('drizzle_kv_meta', meta), kvStores: pgTable('drizzle_kv_stores', stores) };
+    return {
+      kvMeta: pgTable('drizzle_kv_meta', meta),
+      kvStores: pgTable('drizzle_kv_stores', stores),
+      kvCounters: pgTable('drizzle_kv_counters', counters, (t) => [primaryKey({ columns: [t.store, t.shard] })]),
+    };
   }
   const ns = new PgSchema(schema);
-  return { kvMeta: ns.table('drizzle_kv_meta', meta), kvStores: ns.table('drizzle_kv_stores', stores) };
+  return {
+    kvMeta: ns.table('drizzle_kv_meta', meta),
+    kvStores: ns.table('drizzle_kv_stores', stores),
+    kvCounters: ns.table('drizzle_kv_counters', counters, (t) => [primaryKey({ columns: [t.store, t.shard] })]),
+  };
 }
 
 const unqualified = pgBookkeeping();
@@ -230,3 +279,6 @@ export const pgKvMeta = unqualified.kvMeta;
 
 /** `drizzle_kv_stores`, unqualified: what drizzle-kit generates the database level from. See {@link pgBookkeeping}. */
 export const pgKvStores = unqualified.kvStores;
+
+/** `drizzle_kv_counters`, unqualified (bytes, entries and statistics per store; see `kvCounters` on SQLite). */
+export const pgKvCounters = unqualified.kvCounters;

@@ -40,6 +40,19 @@ function defineKvTable(name: string) {
       updatedAt: integer('updated_at').notNull().default(0),
       /** Bytes the entry takes: its key and encoded value, in UTF-8. What size limits count. (Format 2.) */
       size: integer('size').notNull().default(0),
+      /**
+       * When the entry was last read or written, in epoch milliseconds, as far as
+       * the store knows: reads are recorded in memory and folded into later writes,
+       * so it trails the truth a little. The order of least-recently-used eviction. (Format 3.)
+       */
+      accessedAt: integer('accessed_at').notNull().default(0),
+      /** Reads of the entry since it was written, folded in like `accessed_at`. The order of least-frequently-used eviction. (Format 3.) */
+      hits: integer('hits').notNull().default(0),
+      /**
+       * The entry's tags, as a JSON array of strings (`NULL`: none). Triggers keep
+       * `drizzle_kv_tags`, the index that invalidation goes through, in step with it. (Format 3.)
+       */
+      tags: text('tags'),
     },
     (table) => [
       // Partial: entries without expiry (usually most of them) cost the index nothing,

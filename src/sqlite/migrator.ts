@@ -9,9 +9,11 @@ import type { FormatReport, StoreInfo } from '../core/api';
 import { KVError } from '../core/errors';
 import * as plans from '../core/format';
 import { type Format, type Plan, type RegistryPort, type StoreProbe, runSync } from '../core/format';
-import { STORE_TEMPLATE_NAME, expiryIndexName } from '../schema/store';
+import type { RecordedLimits } from '../core/limits';
+import { STORE_TEMPLATE_NAME } from '../schema/store';
+
 import type { Connection } from './connection';
-import { Registry } from './registry';
+import { Registry, derivedNames } from './registry';
 
 export type { Format, FormatReport };
 
@@ -57,6 +59,12 @@ export class SqliteRegistry implements RegistryPort<'sync'> {
   setVersion(name: string, version: number): void {
     this.#registry.setVersion(name, version);
   }
+  setLimits(name: string, limits: RecordedLimits | null): void {
+    this.#registry.setLimits(name, limits);
+  }
+  evictionIndex(name: string, policy: 'lrs' | 'lru' | 'lfu', create: boolean): void {
+    this.#registry.evictionIndex(name, policy, create);
+  }
   setDatabaseVersion(version: number): void {
     this.#registry.setDatabaseVersion(version);
   }
@@ -73,6 +81,8 @@ export class SqliteRegistry implements RegistryPort<'sync'> {
   }
   dropTable(name: string): void {
     this.#conn.client.exec(`DROP TABLE IF EXISTS "${name}"`);
+    // Counters and tag rows exist from database format 2 on (a drop may run before a migration).
+    if (this.#registry.databaseVersion() >= 2) this.#registry.forget(name);
   }
   creationProblem(name: string): KVError | undefined {
     if (this.#registry.isKvCacheTable(name)) {
@@ -82,7 +92,7 @@ export class SqliteRegistry implements RegistryPort<'sync'> {
           `adopt it once with new KVDatabase(path).adoptKvCache({ tables: ["${name}"] })`,
       );
     }
-    if (this.#registry.objectExists(name) || this.#registry.objectExists(expiryIndexName(name))) {
+    if (derivedNames(name).some((object) => this.#registry.objectExists(object))) {
       return new KVError('ERR_KV_FOREIGN_TABLE', `the file already has a table or index named "${name}" that is not a drizzle-kv store; it was left untouched`);
     }
     return undefined;
@@ -99,9 +109,20 @@ export class SqliteRegistry implements RegistryPort<'sync'> {
   }
 }
 
-/** See `core/format.ts` {@link plans.ensureStore}. */
-export function ensureStore(conn: Connection, name: string, serializer: string, format = CURRENT_FORMAT): void {
-  runSync(plans.ensureStore(new SqliteRegistry(conn, format), name, serializer));
+/** See `core/format.ts` {@link plans.ensureStore}. Returns the store's limits. */
+export function ensureStore(
+  conn: Connection,
+  name: string,
+  serializer: string,
+  format = CURRENT_FORMAT,
+  limits?: RecordedLimits | null,
+): RecordedLimits | null {
+  return runSync(plans.ensureStore(new SqliteRegistry(conn, format), name, serializer, limits));
+}
+
+/** See `core/format.ts` {@link plans.setStoreLimits}. */
+export function setStoreLimits(conn: Connection, name: string, serializer: string, limits: RecordedLimits | null): void {
+  runSync(plans.setStoreLimits(new SqliteRegistry(conn), name, serializer, limits));
 }
 
 /** See `core/format.ts` {@link plans.staleStoreError}. */

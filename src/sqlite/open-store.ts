@@ -1,4 +1,5 @@
 import { KVError } from '../core/errors';
+import type { RecordedLimits } from '../core/limits';
 import type { ResolvedStoreOptions } from '../core/options';
 import type { Connection } from './connection';
 import { STORE_FORMAT_VERSION, ensureStore, staleStoreError } from './migrator';
@@ -27,11 +28,17 @@ function guardOf(connection: Connection, table: string, options: ResolvedStoreOp
  * managed; checked when the app's migrations own it) and returns its
  * repository. The sync and async SQLite stores both open through here.
  */
-export function prepareStore(connection: Connection, table: string, options: ResolvedStoreOptions): KVRepository {
+export function prepareStore(connection: Connection, table: string, options: ResolvedStoreOptions): PreparedStore {
   if (options.tables === 'external') {
     assertExternalSchema(connection, table);
-    return new KVRepository(connection, table);
+    return { repo: new KVRepository(connection, table), limits: null };
   }
-  ensureStore(connection, table, options.serializer.name);
-  return new KVRepository(connection, table, guardOf(connection, table, options));
+  const limits = ensureStore(connection, table, options.serializer.name, undefined, options.limits);
+  return { repo: new KVRepository(connection, table, guardOf(connection, table, options)), limits };
+}
+
+/** A store made ready: its repository, and its limits as recorded. */
+export interface PreparedStore {
+  readonly repo: KVRepository;
+  readonly limits: RecordedLimits | null;
 }

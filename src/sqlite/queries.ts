@@ -4,10 +4,12 @@
  * in. The better-sqlite3 repository prepares them on the driver; libSQL
  * (SQLite inside) runs the same SQL.
  */
-import { type SQL, and, asc, count, eq, exists, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
-import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
+import { type SQL, type SQLWrapper, and, asc, count, eq, exists, getTableName, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { type BaseSQLiteDatabase, SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
 import type { KeyRange } from '../core/key-range';
-import { kvStores } from '../schema/database';
+import { EVICTION_ORDER } from '../core/limits';
+import { COUNT_NAMES } from '../core/upkeep';
+import { kvCounters, kvStores, kvTags } from '../schema/database';
 import type { KVTable } from '../schema/store';
 
 const key = sql.placeholder('key');
@@ -19,7 +21,37 @@ const hi = sql.placeholder('hi');
 const limit = sql.placeholder('limit');
 const updatedAt = sql.placeholder('updatedAt');
 const size = sql.placeholder('size');
+const tags = sql.placeholder('tags');
+const tag = sql.placeholder('tag');
+const entries = sql.placeholder('entries');
+const bytes = sql.placeholder('bytes');
+const accessedAt = sql.placeholder('accessedAt');
+const hits = sql.placeholder('hits');
 
+const dialect = new SQLiteSyncDialect();
+/** A query written as SQL (one Drizzle has no builder for), in the builders' shape. */
+const raw = (query: SQL) => ({ toSQL: () => dialect.sqlToQuery(query) });
+
+/**
+ * The eviction query of `order`'s columns: of the first `limit` rows in that
+ * order written before `now` (see `Upkeep`: under LFU a write never evicts
+ * what it wrote, a new entry never read yet being otherwise the first to go)
+ * order (read through the policy's index), the rows that bring the store
+ * `entries` rows and `bytes` bytes down: a running count and running size
+ * over at most `limit` rows, never a scan of the table.
+ */
+export function evictionQuery(table: SQL, columns: readonly string[], guard: SQL | undefined): SQL {
+  const order = sql.join(columns.map((c) => sql.identifier(c)), sql`, `);
+  return sql`DELETE FROM ${table} WHERE ${sql.identifier('key')} IN (
+    SELECT k FROM (
+      SELECT k, row_number() OVER w AS n, sum(s) OVER w - s AS before FROM (
+        SELECT ${sql.identifier('key')} AS k, ${sql.identifier('size')} AS s, ${order} FROM ${table} WHERE ${sql.identifier('updated_at')} < ${now} ORDER BY ${order} LIMIT ${limit}
+      ) AS firsts
+      WINDOW w AS (ORDER BY ${order} ROWS UNBOUNDED PRECEDING)
+    ) AS ranked
+    WHERE n <= ${entries} OR before < ${bytes}
+  )${guard === undefined ? sql`` : sql` AND ${guard}`}`;
+}
 /**
  * The registry row a managed store's writes are conditioned on: the store's
  * name, the format version and the serializer this handle writes. Another
@@ -71,21 +103,40 @@ export function queryBuilders(db: BaseSQLiteDatabase<'sync' | 'async', unknown>,
   const live = or(isNull(t.expiresAt), gt(t.expiresAt, now));
   const inRange = and(gte(t.key, lo), lt(t.key, hi), live);
   const current = guarded && exists(db.select({ one: sql`1` }).from(kvStores).where(guarded));
+  const name = literal(getTableName(t));
+  // A write replaces the value, its expiry and tags, and counts as an access (hits start again).
   const replaceRow = {
     value: sql`excluded.value`,
     expiresAt: sql`excluded.expires_at`,
     updatedAt: sql`excluded.updated_at`,
     size: sql`excluded.size`,
+    accessedAt: sql`excluded.accessed_at`,
+    hits: sql`0`,
+    tags: sql`excluded.tags`,
   };
+  // What a read-modify-write (incr) replaces: the row keeps its tags.
+  const { tags: _keptTags, ...updateRow } = replaceRow;
   // The row to insert. Guarded, its size is NULL when the registry row is not the one this handle
   // opened, which the NOT NULL column refuses: the statement fails, in itself, and writes nothing.
   // (A guard in a scalar subquery costs a third of one as INSERT … SELECT FROM the registry.)
   const row = () =>
-    db.insert(t).values({ key, value, expiresAt, updatedAt, size: current === undefined ? size : sql`CASE WHEN ${current} THEN ${size} END` });
+    db.insert(t).values({
+      key,
+      value,
+      expiresAt,
+      updatedAt,
+      size: current === undefined ? size : sql`CASE WHEN ${current} THEN ${size} END`,
+      accessedAt: sql`${updatedAt}`,
+      hits: sql`0`,
+      tags,
+    });
+  const counters = and(eq(kvCounters.store, name), eq(kvCounters.shard, sql`0`));
+  const sumOf = (column: SQLWrapper) => sql<number>`coalesce(sum(${column}), 0)`;
   return {
     read: () => db.select({ value: t.value, expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)),
     expiry: () => db.select({ expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)),
     write: () => row().onConflictDoUpdate({ target: t.key, set: replaceRow }),
+    writeKeepingTags: () => row().onConflictDoUpdate({ target: t.key, set: updateRow }),
     // Inserts, or replaces only an expired row: "set if absent" in one atomic statement.
     writeIfAbsent: () =>
       row().onConflictDoUpdate({ target: t.key, set: replaceRow, setWhere: and(isNotNull(t.expiresAt), lte(t.expiresAt, now)) }),
@@ -103,13 +154,76 @@ export function queryBuilders(db: BaseSQLiteDatabase<'sync' | 'async', unknown>,
       db
         .delete(t)
         .where(and(inArray(t.key, db.select({ key: t.key }).from(t).where(lte(t.expiresAt, now)).limit(limit)), current)),
+    // Through the tag index's primary key (store, tag); the table's delete trigger removes the tag rows.
+    invalidate: () =>
+      db
+        .delete(t)
+        .where(
+          and(
+            inArray(t.key, db.select({ key: kvTags.key }).from(kvTags).where(and(eq(kvTags.store, name), eq(kvTags.tag, tag)))),
+            current,
+          ),
+        ),
+    tagsOf: () => db.select({ tags: t.tags }).from(t).where(and(eq(t.key, key), live)),
+    // The counters the triggers keep, and the limits recorded now: one row, whichever process changed them.
+    usage: () =>
+      db
+        .select({
+          bytes: sumOf(kvCounters.bytes),
+          entries: sumOf(kvCounters.entries),
+          maxBytes: kvStores.maxBytes,
+          maxEntries: kvStores.maxEntries,
+          eviction: kvStores.eviction,
+        })
+        .from(kvStores)
+        .leftJoin(kvCounters, eq(kvCounters.store, kvStores.name))
+        .where(eq(kvStores.name, name))
+        .groupBy(kvStores.name),
+    evictLrs: () => raw(evictionQuery(sql`${t}`, EVICTION_ORDER.lrs, current)),
+    evictLru: () => raw(evictionQuery(sql`${t}`, EVICTION_ORDER.lru, current)),
+    evictLfu: () => raw(evictionQuery(sql`${t}`, EVICTION_ORDER.lfu, current)),
+    // Folds reads in: rows deleted since are skipped, and a later write's time is kept.
+    access: () =>
+      db
+        .update(t)
+        .set({ accessedAt: sql`max(${t.accessedAt}, ${accessedAt})`, hits: sql`${t.hits} + ${hits}` })
+        .where(eq(t.key, key)),
+    addCounts: () =>
+      db
+        .update(kvCounters)
+        .set(Object.fromEntries(COUNT_NAMES.map((c) => [c, sql`${kvCounters[c]} + ${sql.placeholder(c)}`])))
+        .where(counters),
+    counts: () =>
+      db
+        .select(Object.fromEntries(COUNT_NAMES.map((c) => [c, sumOf(kvCounters[c])])) as Record<(typeof COUNT_NAMES)[number], SQL<number>>)
+        .from(kvCounters)
+        .where(eq(kvCounters.store, name)),
+    resetCounts: () =>
+      db
+        .update(kvCounters)
+        .set(Object.fromEntries(COUNT_NAMES.map((c) => [c, sql`0`])))
+        .where(eq(kvCounters.store, name)),
     // Whether the guard holds (KVRepository#assertCurrent); always taken from the guarded queries.
     current: () => db.select({ one: sql`1` }).from(kvStores).where(guarded ?? sql`1`),
   };
 }
 
 /** The queries that write, and so carry the guard outside a transaction that checked it. */
-export const GUARDED_QUERIES: ReadonlySet<string> = new Set(['write', 'writeIfAbsent', 'remove', 'take', 'setExpiry', 'clear', 'clearRange', 'cull']);
+export const GUARDED_QUERIES: ReadonlySet<string> = new Set([
+  'write',
+  'writeKeepingTags',
+  'writeIfAbsent',
+  'remove',
+  'take',
+  'setExpiry',
+  'clear',
+  'clearRange',
+  'cull',
+  'invalidate',
+  'evictLrs',
+  'evictLru',
+  'evictLfu',
+]);
 
 export type Builders = ReturnType<typeof queryBuilders>;
 /** The name of one of a repository's queries. @internal */
@@ -123,8 +237,9 @@ export type QueryName = keyof Builders;
 export const SHAPES: Record<QueryName, { readonly order: readonly string[]; readonly rows?: 'raw' | 'pluck' }> = {
   read: { order: ['key'], rows: 'raw' },
   expiry: { order: ['key'], rows: 'pluck' },
-  write: { order: ['key', 'value', 'expiresAt', 'updatedAt', 'size'] },
-  writeIfAbsent: { order: ['key', 'value', 'expiresAt', 'updatedAt', 'size', 'now'] },
+  write: { order: ['key', 'value', 'expiresAt', 'updatedAt', 'size', 'updatedAt', 'tags'] },
+  writeKeepingTags: { order: ['key', 'value', 'expiresAt', 'updatedAt', 'size', 'updatedAt', 'tags'] },
+  writeIfAbsent: { order: ['key', 'value', 'expiresAt', 'updatedAt', 'size', 'updatedAt', 'tags', 'now'] },
   remove: { order: ['key'], rows: 'pluck' },
   take: { order: ['key'], rows: 'raw' },
   setExpiry: { order: ['expiresAt', 'key', 'now'] },
@@ -135,6 +250,16 @@ export const SHAPES: Record<QueryName, { readonly order: readonly string[]; read
   clear: { order: [] },
   clearRange: { order: ['lo', 'hi'] },
   cull: { order: ['now', 'limit'] },
+  invalidate: { order: ['tag'] },
+  tagsOf: { order: ['key', 'now'], rows: 'pluck' },
+  usage: { order: [], rows: 'raw' },
+  evictLrs: { order: ['now', 'limit', 'entries', 'bytes'] },
+  evictLru: { order: ['now', 'limit', 'entries', 'bytes'] },
+  evictLfu: { order: ['now', 'limit', 'entries', 'bytes'] },
+  access: { order: ['accessedAt', 'hits', 'key'] },
+  addCounts: { order: [...COUNT_NAMES] },
+  counts: { order: [], rows: 'raw' },
+  resetCounts: { order: [] },
   current: { order: [], rows: 'pluck' },
 };
 

@@ -1,9 +1,11 @@
 import type { StoreInfo } from '../core/api';
 import type { StoreProbe } from '../core/format';
-import { asc, eq, sql } from 'drizzle-orm';
+import { INDEXED_POLICIES, EVICTION_ORDER, type RecordedLimits, evictionIndexName, limitsFromColumns } from '../core/limits';
+import { eq } from 'drizzle-orm';
 import type { Connection } from './connection';
 import { isMissingTable } from './errors';
 import { FORMAT_META_KEY, kvMeta, kvStores } from '../schema/database';
+import { expiryIndexName } from '../schema/store';
 
 /** A store as the registry records it. */
 export type StoreRecord = StoreInfo;
@@ -13,12 +15,46 @@ export type StoreRecord = StoreInfo;
  * open, and building a query costs a cold process ~2 ms, more than the read.
  * tests/registry.test.ts checks it against the typed tables.
  */
-export const PROBE_SQL = `SELECT s.name AS name, s.version AS version, s.serializer AS serializer, s.created_at AS createdAt,
-  (SELECT m.value FROM drizzle_kv_meta m WHERE m.name = ?) AS databaseVersion
+/** @internal */
+export const PROBE_SQL = `SELECT s.*, (SELECT m.value FROM drizzle_kv_meta m WHERE m.name = ?) AS databaseVersion
   FROM drizzle_kv_stores s WHERE s.name = ? COLLATE NOCASE`;
 
-/** SQLite names are case-insensitive (for ASCII), so lookups by name are too. */
-const sameName = (name: string) => sql`${kvStores.name} = ${name} COLLATE NOCASE`;
+/**
+ * The registry's rows are read with `SELECT *` and mapped here: a registry of
+ * an earlier database format, read before it is migrated, lacks later columns.
+ */
+export interface RegistryRow {
+  name: string;
+  version: number;
+  serializer: string;
+  created_at: number;
+  max_bytes?: number | null;
+  max_entries?: number | null;
+  eviction?: string | null;
+}
+
+export function recordOf(row: RegistryRow): StoreRecord {
+  return {
+    name: row.name,
+    version: row.version,
+    serializer: row.serializer,
+    createdAt: row.created_at,
+    limits: limitsFromColumns(row.max_bytes, row.max_entries, row.eviction),
+  };
+}
+
+/** The schema objects a store `name` owns: its table, indexes and triggers (none may exist before it is created). */
+export function derivedNames(name: string): string[] {
+  return [
+    name,
+    expiryIndexName(name),
+    ...INDEXED_POLICIES.map((policy) => evictionIndexName(name, policy)),
+    ...['insert', 'update', 'delete'].map((event) => `${name}_kv_${event}`),
+  ];
+}
+
+/** A quoted identifier. */
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
  * Typed queries on the bookkeeping tables (`drizzle_kv_meta`, `drizzle_kv_stores`).
@@ -34,10 +70,8 @@ export class Registry {
    */
   probe(name: string): StoreProbe | undefined {
     try {
-      const row = this.conn.client.prepare(PROBE_SQL).get(FORMAT_META_KEY, name) as
-        | (StoreRecord & { databaseVersion: string | null })
-        | undefined;
-      return row && { ...row, databaseVersion: row.databaseVersion === null ? null : Number(row.databaseVersion) };
+      const row = this.conn.client.prepare(PROBE_SQL).get(FORMAT_META_KEY, name) as (RegistryRow & { databaseVersion: string | null }) | undefined;
+      return row && { ...recordOf(row), databaseVersion: row.databaseVersion === null ? null : Number(row.databaseVersion) };
     } catch (err) {
       if (isMissingTable(err)) return undefined;
       throw err;
@@ -65,15 +99,41 @@ export class Registry {
 
   /** The store whose name matches `name` ignoring ASCII case. */
   find(name: string): StoreRecord | undefined {
-    return this.conn.db.select().from(kvStores).where(sameName(name)).get();
+    // SQLite names are case-insensitive (for ASCII), so lookups by name are too.
+    const row = this.conn.client.prepare('SELECT * FROM drizzle_kv_stores WHERE name = ? COLLATE NOCASE').get(name) as RegistryRow | undefined;
+    return row && recordOf(row);
   }
 
   list(): StoreRecord[] {
-    return this.conn.db.select().from(kvStores).orderBy(asc(kvStores.name)).all();
+    return (this.conn.client.prepare('SELECT * FROM drizzle_kv_stores ORDER BY name').all() as RegistryRow[]).map(recordOf);
   }
 
   insert(record: StoreRecord): void {
-    this.conn.db.insert(kvStores).values(record).run();
+    const { name, version, serializer, createdAt } = record;
+    this.conn.db.insert(kvStores).values({ name, version, serializer, createdAt }).run();
+    if (record.limits !== null) this.setLimits(name, record.limits);
+  }
+
+  setLimits(name: string, limits: RecordedLimits | null): void {
+    this.conn.db
+      .update(kvStores)
+      .set({ maxBytes: limits?.maxBytes ?? null, maxEntries: limits?.maxEntries ?? null, eviction: limits?.eviction ?? null })
+      .where(eq(kvStores.name, name))
+      .run();
+  }
+
+  /** Creates (if missing) or drops (if present) the index eviction policy `policy` reads on the store `name`. */
+  evictionIndex(name: string, policy: (typeof INDEXED_POLICIES)[number], create: boolean): void {
+    const index = quote(evictionIndexName(name, policy));
+    this.conn.client.exec(
+      create ? `CREATE INDEX IF NOT EXISTS ${index} ON ${quote(name)} (${EVICTION_ORDER[policy].map(quote).join(', ')})` : `DROP INDEX IF EXISTS ${index}`,
+    );
+  }
+
+  /** Deletes what the database keeps of the store `name` besides its table: its counters and tag rows. */
+  forget(name: string): void {
+    this.conn.client.prepare('DELETE FROM drizzle_kv_counters WHERE store = ?').run(name);
+    this.conn.client.prepare('DELETE FROM drizzle_kv_tags WHERE store = ?').run(name);
   }
 
   setVersion(name: string, version: number): void {

@@ -2,7 +2,10 @@ import type { Statement } from 'better-sqlite3';
 import { Param, Placeholder, is } from 'drizzle-orm';
 import type { Connection } from './connection';
 import type { KeyRange } from '../core/key-range';
+import { type EvictionPolicy, type Usage, limitsFromColumns } from '../core/limits';
 import type { Repository, StoredRow, Update } from '../core/ports';
+import type { TagList } from '../core/rules';
+import { type Accesses, COUNT_NAMES, type Counts } from '../core/upkeep';
 import { type Builders, GUARDED_QUERIES, type QueryName, SHAPES, type StoreGuard, guardCondition, queryBuilders, successor, upper } from './queries';
 import { type EncodedValue, entrySize, kvTable } from '../schema/store';
 
@@ -120,32 +123,34 @@ export class KVRepository implements Repository<'sync'> {
    * write and the cull share one IMMEDIATE transaction, and the file's `-wal`
    * is kept within its bound after it commits.
    */
-  write(k: string, v: EncodedValue, exp: number | null, at: number, cull: number): void {
+  write(k: string, v: EncodedValue, exp: number | null, at: number, cull: number, tags: TagList): number {
     if (cull === 0) {
-      this.#insert('write', k, v, exp, at);
-      return;
+      this.#insert('write', k, v, exp, at, tags);
+      return 0;
     }
-    this.immediate(() => {
-      this.#insert('write', k, v, exp, at);
-      this.cull(at, cull);
+    const culled = this.immediate(() => {
+      this.#insert('write', k, v, exp, at, tags);
+      return this.#cull(at, cull);
     });
     this.#conn.maintain();
+    return culled;
   }
 
   /** Writes every row in one IMMEDIATE transaction (the guard checked once, when it begins), then culls. */
-  writeMany(keys: readonly string[], values: readonly EncodedValue[], exp: number | null, at: number, cull: number): void {
-    this.immediate(() => {
-      for (let i = 0; i < keys.length; i++) this.#insert('write', keys[i] as string, values[i] as EncodedValue, exp, at);
-      if (cull > 0) this.cull(at, cull);
+  writeMany(keys: readonly string[], values: readonly EncodedValue[], exp: number | null, at: number, cull: number, tags: TagList): number {
+    const culled = this.immediate(() => {
+      for (let i = 0; i < keys.length; i++) this.#insert('write', keys[i] as string, values[i] as EncodedValue, exp, at, tags);
+      return cull > 0 ? this.#cull(at, cull) : 0;
     });
     this.#conn.maintain();
+    return culled;
   }
 
-  /** A read-modify-write in one IMMEDIATE transaction: the write lock is held from the read on. */
+  /** A read-modify-write in one IMMEDIATE transaction: the write lock is held from the read on. The row keeps its tags. */
   update<T>(k: string, modify: (row: StoredRow | undefined) => Update<T>): T {
     return this.immediate(() => {
       const next = modify(this.read(k));
-      this.#insert('write', k, next.value, next.expiresAt, next.at);
+      this.#insert('writeKeepingTags', k, next.value, next.expiresAt, next.at, null);
       return next.result;
     });
   }
@@ -156,16 +161,24 @@ export class KVRepository implements Repository<'sync'> {
   }
 
   /** Writes unless a live row holds `k` at `at`. Returns whether it wrote. */
-  writeIfAbsent(k: string, v: EncodedValue, exp: number | null, at: number): boolean {
-    if (this.#insert('writeIfAbsent', k, v, exp, at, at) > 0) return true;
+  writeIfAbsent(k: string, v: EncodedValue, exp: number | null, at: number, tags: TagList): boolean {
+    if (this.#insert('writeIfAbsent', k, v, exp, at, tags, at) > 0) return true;
     this.assertCurrent();
     return false;
   }
 
   /** Runs an upsert; a guard that refused it (the size it leaves NULL, see queryBuilders) is thrown as its error. */
-  #insert(name: 'write' | 'writeIfAbsent', k: string, v: EncodedValue, exp: number | null, at: number, ...rest: number[]): number {
+  #insert(
+    name: 'write' | 'writeKeepingTags' | 'writeIfAbsent',
+    k: string,
+    v: EncodedValue,
+    exp: number | null,
+    at: number,
+    tags: TagList,
+    ...rest: number[]
+  ): number {
     try {
-      return this.#q(name).run(k, v, exp, at, entrySize(k, v), ...rest).changes;
+      return this.#q(name).run(k, v, exp, at, entrySize(k, v), at, tags === null ? null : JSON.stringify(tags), ...rest).changes;
     } catch (err) {
       if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_NOTNULL') this.assertCurrent();
       throw err;
@@ -230,9 +243,61 @@ export class KVRepository implements Repository<'sync'> {
 
   /** Deletes at most `n` expired rows. Returns how many it deleted. */
   cull(at: number, n: number): number {
-    const { changes } = this.#q('cull').run(at, n);
+    const changes = this.#cull(at, n);
     if (changes === 0) this.assertCurrent();
     return changes;
+  }
+
+  /** The cull after a write, which checked the guard already. */
+  #cull(at: number, n: number): number {
+    return this.#q('cull').run(at, n).changes;
+  }
+
+  invalidate(tag: string): number {
+    const { changes } = this.#q('invalidate').run(tag);
+    if (changes === 0) this.assertCurrent();
+    return changes;
+  }
+
+  tagsOf(k: string, at: number): string[] | undefined {
+    const row = this.#q('tagsOf').all(k, at) as (string | null)[];
+    if (row.length === 0) return undefined;
+    return row[0] === null || row[0] === undefined ? [] : (JSON.parse(row[0]) as string[]);
+  }
+
+  usage(): Usage {
+    const row = this.#q('usage').get() as [number, number, number | null, number | null, string | null] | undefined;
+    if (row === undefined) {
+      this.assertCurrent();
+      return { bytes: 0, entries: 0, limits: null };
+    }
+    return { bytes: row[0], entries: row[1], limits: limitsFromColumns(row[2], row[3], row[4]) };
+  }
+
+  evict(policy: Exclude<EvictionPolicy, 'none'>, at: number, entries: number, bytes: number, limit: number): number {
+    const name = policy === 'lrs' ? 'evictLrs' : policy === 'lru' ? 'evictLru' : 'evictLfu';
+    return this.#q(name).run(at, limit, entries, bytes).changes;
+  }
+
+  /** Folds reads in, in one IMMEDIATE transaction (the caller's, when it runs in one). */
+  recordAccess(accesses: Accesses): void {
+    const statement = this.#q('access');
+    this.immediate(() => {
+      accesses.keys.forEach((k, i) => statement.run(accesses.times[i], accesses.counts[i], k));
+    });
+  }
+
+  addCounts(delta: Counts): void {
+    this.#q('addCounts').run(...COUNT_NAMES.map((c) => delta[c]));
+  }
+
+  counts(): Counts {
+    const row = (this.#q('counts').get() as number[] | undefined) ?? [];
+    return Object.fromEntries(COUNT_NAMES.map((c, i) => [c, row[i] ?? 0])) as unknown as Counts;
+  }
+
+  resetCounts(): void {
+    this.#q('resetCounts').run();
   }
 
   /**

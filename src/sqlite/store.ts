@@ -1,4 +1,8 @@
-import type { EntriesOptions, KVStoreApi, ListOptions, ManyEntries } from '../core/api';
+import type { EntriesOptions, KVStoreApi, ListOptions, ManyEntries, StoreStats, WriteOptions } from '../core/api';
+import { runSync } from '../core/format';
+import { type Limits, type RecordedLimits, resolveLimits } from '../core/limits';
+import { Upkeep } from '../core/upkeep';
+import { BackgroundFlush } from '../core/flush';
 import { describe } from '../core/describe';
 import { KVError, KVTypeError } from '../core/errors';
 import type { KeyRange } from '../core/key-range';
@@ -8,6 +12,7 @@ import type { Ttl } from '../core/ttl';
 import { SQLITE_CAPABILITIES } from './capabilities';
 import { type Connection, type ConnectionSource, borrowConnection, isConnectionSource, openConnection, resolveDatabasePath } from './connection';
 import { toKVError } from './errors';
+import { setStoreLimits } from './migrator';
 import { prepareStore } from './open-store';
 import type { KVRepository } from './repository';
 
@@ -66,6 +71,8 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
   #repo: KVRepository | undefined;
   readonly #binding: StoreBinding;
   readonly #rules: StoreRules;
+  readonly #upkeep: Upkeep;
+  readonly #flush: BackgroundFlush;
 
   /**
    * Opens (creating if needed) the store `table` in the SQLite file at
@@ -104,8 +111,11 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
       binding = { [BINDING]: true, connection, table, options: store, closesConnection: true };
     }
     const { connection, table, options } = binding;
+    let limits: RecordedLimits | null;
     try {
-      this.#repo = prepareStore(connection, table, options);
+      const prepared = prepareStore(connection, table, options);
+      this.#repo = prepared.repo;
+      limits = prepared.limits;
     } catch (err) {
       if (binding.closesConnection) connection.close();
       throw toKVError(err, `open store "${table}"`);
@@ -113,6 +123,11 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     this.name = table;
     this.#binding = binding;
     this.#rules = new StoreRules(options, SQLITE_CAPABILITIES);
+    this.#upkeep = new Upkeep(limits, options.stats === 'persisted', options.tables === 'managed');
+    this.#flush = new BackgroundFlush(() => {
+      if (this.#repo !== undefined && this.#upkeep.pending) this.#write('flush', 0, this.#rules.now(), () => undefined);
+    });
+    if (this.#upkeep.persisted) this.#flush.start();
   }
 
   get(key: string): V | undefined;
@@ -120,25 +135,42 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
   get(key: string, defaultValue?: unknown): unknown {
     const rules = this.#rules;
     rules.key(key, 'get');
-    return this.#run('get', (repo) => rules.valueOf(repo.read(key), key, rules.now(), defaultValue));
+    return this.#run('get', (repo) => {
+      const row = repo.read(key);
+      const now = rules.now();
+      if (!rules.isLive(row, now)) {
+        this.#upkeep.count('misses');
+        return defaultValue;
+      }
+      const value = rules.decode(row[0], key);
+      this.#hit(key, now);
+      return value;
+    });
   }
 
-  set(key: string, value: V, ttl?: Ttl): void {
+  set(key: string, value: V, ttl?: Ttl | WriteOptions): void {
     const rules = this.#rules;
     rules.key(key, 'set');
     const now = rules.now();
-    const expiresAt = rules.expiry(ttl, now, 'set');
+    const { expiresAt, tags } = rules.write(ttl, now, 'set');
     const data = rules.encode(value, 'set');
-    this.#run('set', (repo) => repo.write(key, data, expiresAt, now, rules.cullBudget(1)));
+    this.#write('set', 1, now, (repo) => {
+      this.#upkeep.count('expirations', repo.write(key, data, expiresAt, now, rules.cullBudget(1), tags));
+      this.#upkeep.count('sets');
+    });
   }
 
-  add(key: string, value: V, ttl?: Ttl): boolean {
+  add(key: string, value: V, ttl?: Ttl | WriteOptions): boolean {
     const rules = this.#rules;
     rules.key(key, 'add');
     const now = rules.now();
-    const expiresAt = rules.expiry(ttl, now, 'add');
+    const { expiresAt, tags } = rules.write(ttl, now, 'add');
     const data = rules.encode(value, 'add');
-    return this.#run('add', (repo) => repo.writeIfAbsent(key, data, expiresAt, now));
+    return this.#write('add', 1, now, (repo) => {
+      const stored = repo.writeIfAbsent(key, data, expiresAt, now, tags);
+      if (stored) this.#upkeep.count('sets');
+      return stored;
+    });
   }
 
   has(key: string): boolean {
@@ -150,7 +182,11 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
   delete(key: string): boolean {
     const rules = this.#rules;
     rules.key(key, 'delete');
-    return this.#run('delete', (repo) => rules.secondsLeft(repo.remove(key), rules.now()) !== undefined);
+    return this.#run('delete', (repo) => {
+      const removed = rules.secondsLeft(repo.remove(key), rules.now()) !== undefined;
+      if (removed) this.#upkeep.count('deletes');
+      return removed;
+    });
   }
 
   pop(key: string): V | undefined;
@@ -158,7 +194,12 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
   pop(key: string, defaultValue?: unknown): unknown {
     const rules = this.#rules;
     rules.key(key, 'pop');
-    return this.#run('pop', (repo) => rules.valueOf(repo.take(key), key, rules.now(), defaultValue));
+    return this.#run('pop', (repo) => {
+      const row = repo.take(key);
+      if (!rules.isLive(row, rules.now())) return defaultValue;
+      this.#upkeep.count('deletes');
+      return rules.decode(row[0], key);
+    });
   }
 
   touch(key: string, ttl?: Ttl): boolean {
@@ -188,7 +229,11 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     const rules = this.#rules;
     rules.key(key, operation);
     const delta = rules.delta(by, sign, operation);
-    return this.#run(operation, (repo) => repo.update(key, (row) => rules.increment(row, key, delta, operation)));
+    return this.#write(operation, 1, rules.now(), (repo) => {
+      const result = repo.update(key, (row) => rules.increment(row, key, delta, operation));
+      this.#upkeep.count('sets');
+      return result;
+    });
   }
 
   getMany(keys: Iterable<string>): Map<string, V> {
@@ -200,18 +245,65 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
       const found = new Map<string, V>();
       rows.forEach((row, i) => {
         const key = list[i] as string;
-        if (rules.isLive(row, now)) found.set(key, rules.decode(row[0], key) as V);
+        if (rules.isLive(row, now)) {
+          found.set(key, rules.decode(row[0], key) as V);
+          this.#hit(key, now);
+        } else {
+          this.#upkeep.count('misses');
+        }
       });
       return found;
     });
   }
 
-  setMany(entries: ManyEntries<V>, ttl?: Ttl): void {
+  setMany(entries: ManyEntries<V>, ttl?: Ttl | WriteOptions): void {
     const rules = this.#rules;
     const now = rules.now();
-    const expiresAt = rules.expiry(ttl, now, 'setMany');
+    const { expiresAt, tags } = rules.write(ttl, now, 'setMany');
     const { keys, values } = rules.batch(entries, 'setMany');
-    this.#run('setMany', (repo) => repo.writeMany(keys, values, expiresAt, now, rules.cullBudget(keys.length, true)));
+    this.#write('setMany', keys.length, now, (repo) => {
+      this.#upkeep.count('expirations', repo.writeMany(keys, values, expiresAt, now, rules.cullBudget(keys.length, true), tags));
+      this.#upkeep.count('sets', keys.length);
+    });
+  }
+
+  invalidateTag(tag: string): number {
+    const checked = this.#rules.tag(tag, 'invalidateTag');
+    return this.#run('invalidateTag', (repo) => {
+      const deleted = repo.invalidate(checked);
+      this.#upkeep.count('deletes', deleted);
+      return deleted;
+    });
+  }
+
+  tagsOf(key: string): string[] | undefined {
+    const rules = this.#rules;
+    rules.key(key, 'tagsOf');
+    return this.#run('tagsOf', (repo) => repo.tagsOf(key, rules.now()));
+  }
+
+  stats(): StoreStats {
+    const upkeep = this.#upkeep;
+    return this.#run('stats', (repo) =>
+      repo.snapshot(() => upkeep.report(upkeep.persisted ? repo.counts() : undefined, upkeep.managed ? repo.usage() : undefined)),
+    );
+  }
+
+  resetStats(): void {
+    const upkeep = this.#upkeep;
+    this.#run('resetStats', (repo) => {
+      if (upkeep.persisted) repo.resetCounts();
+      upkeep.reset();
+    });
+  }
+
+  setLimits(limits: Limits | null): void {
+    const resolved = resolveLimits(limits, 'setLimits');
+    if (!this.#upkeep.managed) {
+      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `setLimits: store "${this.name}" is a table the app's migrations manage (tables: 'external'); limits need the tables drizzle-kv manages`);
+    }
+    this.#run('setLimits', () => setStoreLimits(this.#binding.connection, this.name, this.#binding.options.serializer.name, resolved));
+    this.#upkeep.limits = resolved;
   }
 
   keys(options?: ListOptions): string[] {
@@ -245,7 +337,11 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
 
   clear(options?: ListOptions): number {
     const range = this.#rules.clearRange(options, 'clear');
-    return this.#run('clear', (repo) => repo.clear(range));
+    return this.#run('clear', (repo) => {
+      const deleted = repo.clear(range);
+      this.#upkeep.count('deletes', deleted);
+      return deleted;
+    });
   }
 
   purgeExpired(): number {
@@ -254,6 +350,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
       for (;;) {
         const n = repo.cull(this.#rules.now(), PURGE_BATCH);
         total += n;
+        this.#upkeep.count('expirations', n);
         if (n < PURGE_BATCH) return total;
       }
     });
@@ -286,6 +383,14 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
    */
   close(): void {
     if (this.#repo === undefined) return;
+    this.#flush.stop();
+    if (this.#upkeep.pending) {
+      try {
+        this.#write('close', 0, this.#rules.now(), () => undefined);
+      } catch {
+        // What was not folded in is approximate by design (docs/eviction.md): closing never fails for it.
+      }
+    }
     this.#repo = undefined;
     if (this.#binding.closesConnection) this.#binding.connection.close();
     this.#binding.onClose?.(this);
@@ -311,6 +416,30 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
       if (needsExplaining(error)) repo.assertCurrent(); // throws the registry's explanation, if it has one
       throw error;
     }
+  }
+
+  /** A live read of `key`: counted, and under LRU/LFU remembered for a later write to fold in. */
+  #hit(key: string, now: number): void {
+    this.#upkeep.hit(key, now);
+    if (this.#upkeep.pending) this.#flush.start();
+  }
+
+  /**
+   * Runs a write of `written` rows, as `operation`. When the store has
+   * limits or something to fold in, the write and the upkeep after it
+   * (eviction, reads, statistics) share one IMMEDIATE transaction: with
+   * eviction `'none'`, a write that overfills the store is undone whole.
+   */
+  #write<T>(operation: string, written: number, now: number, fn: (repo: KVRepository) => T): T {
+    const upkeep = this.#upkeep;
+    return this.#run(operation, (repo) => {
+      if (!upkeep.due()) return fn(repo);
+      return repo.immediate(() => {
+        const result = fn(repo);
+        runSync(upkeep.afterWrite(repo, this.name, now, written, operation));
+        return result;
+      });
+    });
   }
 
   #use(operation: string): KVRepository {

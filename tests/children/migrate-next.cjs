@@ -6,8 +6,8 @@
 //
 // <entry>  the built package entry (for the 'open' step)
 //
-// <step>  'hits'      one extra store step: ALTER TABLE … ADD `hits` (fails if applied twice)
-//         'hits+db'   the same, plus one extra database step (CREATE TABLE drizzle_kv_next,
+// <step>  'priority'      one extra store step: ALTER TABLE … ADD `priority` (fails if applied twice)
+//         'priority+db'   the same, plus one extra database step (CREATE TABLE drizzle_kv_next,
 //                     which also fails if applied twice)
 //         'open'      no extra step: open the store with the built package's KVStore, as
 //                     any process of an app does after an upgrade of drizzle-kv
@@ -31,12 +31,12 @@ const nextDatabaseStep = (database) => ({
 
 function nextFormat() {
   const { database, store: storeSteps } = CURRENT_FORMAT;
-  if (step === 'hits' || step === 'hits+db') {
+  if (step === 'priority' || step === 'priority+db') {
     return {
-      database: step === 'hits' ? database : [...database, nextDatabaseStep(database)],
+      database: step === 'priority' ? database : [...database, nextDatabaseStep(database)],
       store: [
         ...storeSteps,
-        { version: storeSteps.length + 1, tag: '9999_hits', statements: ['ALTER TABLE `__kv_store__` ADD `hits` integer DEFAULT 0 NOT NULL;'] },
+        { version: storeSteps.length + 1, tag: '9999_priority', statements: ['ALTER TABLE `__kv_store__` ADD `priority` integer DEFAULT 0 NOT NULL;'] },
       ],
     };
   }

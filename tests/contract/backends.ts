@@ -12,7 +12,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { KVDatabase, type KVStoreOptions, KVStore, type SerializerOption, type Ttl } from '../../src';
-import type { DropOptions, EntriesOptions, FormatReport, ListOptions, ManyEntries, Mode, StoreInfo } from '../../src/core/api';
+import type { DropOptions, EntriesOptions, FormatReport, ListOptions, ManyEntries, Mode, StoreInfo, StoreStats, WriteOptions } from '../../src/core/api';
+import type { Limits } from '../../src/core/limits';
 import * as sqliteAsync from '../../src/sqlite/async';
 import { type FakeClock, tempDb } from '../helpers';
 import { pgUrl, sqldUrl, uniqueName } from '../servers';
@@ -24,8 +25,8 @@ export type Awaitable<T> = T | Promise<T>;
 export interface ContractStore {
   readonly name: string;
   get(key: string, defaultValue?: unknown): Awaitable<unknown>;
-  set(key: string, value: unknown, ttl?: Ttl): Awaitable<void>;
-  add(key: string, value: unknown, ttl?: Ttl): Awaitable<boolean>;
+  set(key: string, value: unknown, ttl?: Ttl | WriteOptions): Awaitable<void>;
+  add(key: string, value: unknown, ttl?: Ttl | WriteOptions): Awaitable<boolean>;
   has(key: string): Awaitable<boolean>;
   delete(key: string): Awaitable<boolean>;
   pop(key: string, defaultValue?: unknown): Awaitable<unknown>;
@@ -34,7 +35,12 @@ export interface ContractStore {
   incr(key: string, by?: number): Awaitable<number>;
   decr(key: string, by?: number): Awaitable<number>;
   getMany(keys: Iterable<string>): Awaitable<Map<string, unknown>>;
-  setMany(entries: ManyEntries<unknown>, ttl?: Ttl): Awaitable<void>;
+  setMany(entries: ManyEntries<unknown>, ttl?: Ttl | WriteOptions): Awaitable<void>;
+  invalidateTag(tag: string): Awaitable<number>;
+  tagsOf(key: string): Awaitable<string[] | undefined>;
+  stats(): Awaitable<StoreStats>;
+  resetStats(): Awaitable<void>;
+  setLimits(limits: Limits | null): Awaitable<void>;
   keys(options?: ListOptions): Awaitable<string[]>;
   values(options?: ListOptions): Awaitable<unknown[]>;
   items(options?: ListOptions): Awaitable<[string, unknown][]>;
@@ -76,6 +82,8 @@ export interface OpenStoreOptions {
   clock: FakeClock;
   serializer?: SerializerOption;
   defaultTtl?: number;
+  limits?: Limits | null;
+  stats?: 'memory' | 'persisted';
   /** The store's name; a fresh unique one when absent. */
   table?: string;
 }
@@ -124,8 +132,9 @@ export function freshName(prefix = 'kv'): string {
 }
 
 /** Store options without the table name, leaving out what was not given (engines refuse no option, but keep it plain). */
-function storeOptions({ clock, serializer, defaultTtl }: OpenStoreOptions): Record<string, unknown> {
-  return { clock, ...(serializer === undefined ? {} : { serializer }), ...(defaultTtl === undefined ? {} : { defaultTtl }) };
+function storeOptions({ clock, serializer, defaultTtl, limits, stats }: OpenStoreOptions): Record<string, unknown> {
+  const given = { serializer, defaultTtl, limits, stats };
+  return { clock, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) };
 }
 
 /** Everything a backend opened, closed at cleanup if a failing test left it open (an open pool would keep jest alive). */

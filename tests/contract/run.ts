@@ -9,9 +9,11 @@ import { describeDatabaseContract } from './database-contract';
 import { describeModelContract } from './model-contract';
 import { describeScacheContract } from './scache-contract';
 import { describeStoreContract } from './store-contract';
+import { describeUpkeepContract } from './upkeep-contract';
 
 function describeAll(backend: Backend): void {
   describeStoreContract(backend);
+  describeUpkeepContract(backend);
   describeDatabaseContract(backend);
   describeScacheContract(backend);
   describeModelContract(backend);

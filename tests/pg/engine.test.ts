@@ -171,7 +171,7 @@ describe('PostgreSQL engine', () => {
     const store = await openStore(url as string, { pgSchema: schema, table: 'big' });
     await store.setMany(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i] as const));
     await store.close();
-    const queries = new PgQueries(pgKvTable('big', { schema }), pgBookkeeping(schema).kvStores, { table: 'big', version: 2, serializer: 'json' });
+    const queries = new PgQueries(pgKvTable('big', { schema }), pgBookkeeping(schema), { table: "big", version: 3, serializer: 'json' });
     const cull = queries.get('cull');
     const client = new Client({ connectionString: url });
     await client.connect();

@@ -17,6 +17,7 @@ import { Client } from 'pg';
 import { databaseSteps } from '../../migrations/pg/database';
 import { storeSteps } from '../../migrations/pg/store';
 import type { MigrationStep } from '../../migrations/step';
+import { PgPlace } from '../../src/pg/registry';
 import { pgBookkeeping, pgKvTable } from '../../src/pg/schema';
 import { STORE_TEMPLATE_NAME } from '../../src/schema/store';
 import { tempDir } from '../helpers';
@@ -36,14 +37,12 @@ const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
  * index lives in its table's schema, so derived names stay unqualified.
  */
 function forStore(statement: string, schema: string, name: string): string {
-  return statement
-    .replaceAll(`"${STORE_TEMPLATE_NAME}"`, `${quote(schema)}.${quote(name)}`)
-    .replaceAll(`"${STORE_TEMPLATE_NAME}_`, `"${name}_`);
+  return new PgPlace(schema).storeStatement(statement, name);
 }
 
-/** What the runtime does to a database-level statement: the bookkeeping tables, qualified. */
+/** What the runtime does to a database-level statement: the bookkeeping tables and functions, qualified. */
 function forDatabase(statement: string, schema: string): string {
-  return statement.replace(/"(drizzle_kv_[a-z_]+)"/g, (_, table: string) => `${quote(schema)}.${quote(table)}`);
+  return new PgPlace(schema).databaseStatement(statement);
 }
 
 interface ColumnShape {
@@ -75,13 +74,14 @@ function fromSchema(table: PgTable): TableShape {
       const [, type, collation] = /^(\w+(?: \w+)*?)(?: COLLATE "([^"]+)")?$/.exec(c.getSQLType()) ?? [];
       return {
         name: c.name,
-        type: type ?? `unparsed: ${c.getSQLType()}`,
+        // information_schema calls every array type ARRAY.
+        type: c.getSQLType().endsWith('[]') ? 'ARRAY' : (type ?? `unparsed: ${c.getSQLType()}`),
         collation: collation ?? null,
         notNull: c.notNull,
         default: c.default === undefined ? null : String(c.default),
       };
     }),
-    primaryKey: config.columns.filter((c) => c.primary).map((c) => c.name),
+    primaryKey: [...config.columns.filter((c) => c.primary).map((c) => c.name), ...config.primaryKeys.flatMap((k) => k.columns.map((c) => c.name))],
     indexes: config.indexes
       .map((i) => ({
         name: i.config.name ?? 'unnamed',
@@ -162,6 +162,8 @@ beforeAll(async () => {
     throw new Error(`tests/pg need a PostgreSQL server at ${url} (set DATABASE_URL): ${String(err)}`, { cause: err });
   }
   await client.query(`CREATE SCHEMA ${quote(ns)}`);
+  // The store steps keep the schema's counters: its bookkeeping comes first, as at run time.
+  await apply(client, databaseSteps, (s) => forDatabase(s, ns));
 });
 
 afterAll(async () => {
@@ -186,7 +188,7 @@ describe('PostgreSQL schema drift', () => {
     const server = await fromServer(client, ns, 'Sessions_2');
     expect(server).toEqual(fromSchema(pgKvTable('Sessions_2', { schema: ns })));
     expect(server.columns.find((c) => c.name === 'key')?.collation).toBe('C');
-    expect(server.indexes.map((i) => i.name)).toEqual(['Sessions_2_expires_at_idx']);
+    expect(server.indexes.map((i) => i.name)).toEqual(['Sessions_2_expires_at_idx', 'Sessions_2_tags_idx']);
 
     // The primary-key index is built in "C" too: what makes key ranges and prefixes index range scans.
     const collations = await client.query<{ collname: string }>(
@@ -214,15 +216,15 @@ describe('PostgreSQL schema drift', () => {
     const value = Buffer.from('{"b":1,"a":"\u0000é"}', 'utf8');
     await db.insert(table).values({ key: 'é', value, expiresAt: 2 ** 53 - 1, updatedAt: 1_900_000_000_000, size: 23 });
     const [row] = await db.select().from(table).where(eq(table.key, 'é'));
-    expect(row).toEqual({ key: 'é', value, expiresAt: 2 ** 53 - 1, updatedAt: 1_900_000_000_000, size: 23 });
+    expect(row).toEqual({ key: 'é', value, expiresAt: 2 ** 53 - 1, updatedAt: 1_900_000_000_000, size: 23, accessedAt: 0, hits: 0, tags: null });
     expect(Buffer.isBuffer(row?.value)).toBe(true);
   });
 
   it('the database steps create bookkeeping tables matching pgBookkeeping()', async () => {
-    await apply(client, databaseSteps, (s) => forDatabase(s, ns));
-    const { kvMeta, kvStores } = pgBookkeeping(ns);
+    const { kvMeta, kvStores, kvCounters } = pgBookkeeping(ns);
     expect(await fromServer(client, ns, 'drizzle_kv_meta')).toEqual(fromSchema(kvMeta));
     expect(await fromServer(client, ns, 'drizzle_kv_stores')).toEqual(fromSchema(kvStores));
+    expect(await fromServer(client, ns, 'drizzle_kv_counters')).toEqual(fromSchema(kvCounters));
   });
 
   it.each(['store', 'database'])('drizzle/pg/%s/ holds every change of the Drizzle schema (drizzle-kit finds nothing to generate)', (level) => {

@@ -22,7 +22,7 @@ function internals(): string {
 }
 
 /** Starts PROCESSES migrate-next.cjs children, waits until all are loaded, releases them together. */
-async function race(path: string, store: string, step: 'hits' | 'hits+db' | 'open'): Promise<string[]> {
+async function race(path: string, store: string, step: 'priority' | 'priority+db' | 'open'): Promise<string[]> {
   const children = Array.from({ length: PROCESSES }, () =>
     spawn(process.execPath, [join(__dirname, '../children/migrate-next.cjs'), builtEntry(), internals(), path, store, step, 'go']),
   );
@@ -63,26 +63,26 @@ function currentFile(round: number): string {
 
 describe('concurrent migration of an older file', () => {
   it.each([
-    ['one store step', 'hits'],
-    ['one database step and one store step', 'hits+db'],
+    ['one store step', 'priority'],
+    ['one database step and one store step', 'priority+db'],
   ] as const)(`applies %s exactly once when ${PROCESSES} processes open the file at the same moment (4 rounds)`, async (_what, step) => {
     for (let round = 0; round < 4; round++) {
       const path = currentFile(round);
       const before = snapshot(path, 'race');
-      expect(before.columns).not.toContain('hits');
+      expect(before.columns).not.toContain('priority');
 
       const lines = await race(path, 'race', step);
       expect(lines).toEqual(Array(PROCESSES).fill('ok'));
 
       const after = snapshot(path, 'race');
-      expect(after.columns.filter((c) => c === 'hits')).toEqual(['hits']);
-      expect(after.columns).toEqual([...before.columns, 'hits']);
+      expect(after.columns.filter((c) => c === 'priority')).toEqual(['priority']);
+      expect(after.columns).toEqual([...before.columns, 'priority']);
       expect(after.versions).toEqual([
         { name: 'other', version: STORE_FORMAT_VERSION }, // not opened: not migrated
         { name: 'race', version: STORE_FORMAT_VERSION + 1 },
       ]);
-      expect(after.databaseVersion).toBe(String(step === 'hits' ? DATABASE_FORMAT_VERSION : DATABASE_FORMAT_VERSION + 1));
-      expect(after.tables.includes('drizzle_kv_next')).toBe(step === 'hits+db');
+      expect(after.databaseVersion).toBe(String(step === 'priority' ? DATABASE_FORMAT_VERSION : DATABASE_FORMAT_VERSION + 1));
+      expect(after.tables.includes('drizzle_kv_next')).toBe(step === 'priority+db');
       expect(after.rows).toEqual(before.rows); // every row intact
       expect(integrity(path)).toBe('ok');
     }

@@ -5,35 +5,29 @@ import type { DatabaseBackend, Repository, StoreBackend } from '../../core/ports
 import { SQLITE_CAPABILITIES } from '../capabilities';
 import type { Connection } from '../connection';
 import { toKVError } from '../errors';
-import { dropStore, inspectFormat, listStores, migrateAll } from '../migrator';
-import { prepareStore } from '../open-store';
+import { dropStore, inspectFormat, listStores, migrateAll, setStoreLimits } from '../migrator';
+import { type PreparedStore, prepareStore } from '../open-store';
 import type { KVRepository } from '../repository';
 import { ConnectionGate } from './busy';
 
 /** Runs a synchronous call for the async view: through the gate, or directly inside a transaction that holds the connection. */
 type Runner = <T>(fn: () => T) => Promise<T>;
 
+/** Every query of a repository: what the async view forwards. */
+const REPOSITORY_METHODS = [
+  'read', 'readMany', 'expiry', 'write', 'writeMany', 'writeIfAbsent', 'update', 'remove', 'take', 'setExpiry',
+  'keys', 'entries', 'page', 'count', 'clear', 'cull', 'invalidate', 'tagsOf', 'usage', 'evict', 'recordAccess',
+  'addCounts', 'counts', 'resetCounts', 'assertCurrent',
+] as const satisfies readonly (keyof Repository<'sync'>)[];
+
 /** The sync repository seen through a runner: the same queries, answered as promises. */
 function asyncView(repo: KVRepository, run: Runner): Repository<'async'> {
-  return {
-    read: (key) => run(() => repo.read(key)),
-    readMany: (keys) => run(() => repo.readMany(keys)),
-    expiry: (key) => run(() => repo.expiry(key)),
-    write: (key, value, expiresAt, at, cull) => run(() => repo.write(key, value, expiresAt, at, cull)),
-    writeMany: (keys, values, expiresAt, at, cull) => run(() => repo.writeMany(keys, values, expiresAt, at, cull)),
-    writeIfAbsent: (key, value, expiresAt, at) => run(() => repo.writeIfAbsent(key, value, expiresAt, at)),
-    update: (key, modify) => run(() => repo.update(key, modify)),
-    remove: (key) => run(() => repo.remove(key)),
-    take: (key) => run(() => repo.take(key)),
-    setExpiry: (key, expiresAt, at) => run(() => repo.setExpiry(key, expiresAt, at)),
-    keys: (range, at) => run(() => repo.keys(range, at)),
-    entries: (range, at) => run(() => repo.entries(range, at)),
-    page: (range, after, at, limit) => run(() => repo.page(range, after, at, limit)),
-    count: (at) => run(() => repo.count(at)),
-    clear: (range) => run(() => repo.clear(range)),
-    cull: (at, limit) => run(() => repo.cull(at, limit)),
-    assertCurrent: () => run(() => repo.assertCurrent()),
-  };
+  const view: Record<string, unknown> = {};
+  for (const method of REPOSITORY_METHODS) {
+    const query = repo[method] as (...args: unknown[]) => unknown;
+    view[method] = (...args: unknown[]) => run(() => query.apply(repo, args));
+  }
+  return view as unknown as Repository<'async'>;
 }
 
 /** Inside a transaction that holds the connection: calls run at once (the lock is this connection's). */
@@ -98,11 +92,14 @@ class Transactions {
 }
 
 /** One store's backend: its repository through the gate (or inside a transaction, directly). */
-function storeBackend(repo: KVRepository, tx: Transactions, inTransaction: boolean): StoreBackend<'async'> {
+function storeBackend(store: PreparedStore, name: string, options: ResolvedStoreOptions, tx: Transactions, inTransaction: boolean): StoreBackend<'async'> {
+  const run: Runner = inTransaction ? direct : (fn) => tx.gate.run(fn);
   const backend: StoreBackend<'async'> = {
-    repo: asyncView(repo, inTransaction ? direct : (fn) => tx.gate.run(fn)),
+    repo: asyncView(store.repo, run),
+    limits: store.limits,
+    setLimits: (limits) => run(() => setStoreLimits(tx.connection, name, options.serializer.name, limits)),
     classify: toKVError,
-    transaction: (fn) => tx.run(() => fn(inTransaction ? backend : storeBackend(repo, tx, true))),
+    transaction: (fn) => tx.run(() => fn(inTransaction ? backend : storeBackend(store, name, options, tx, true))),
     close: async () => {},
   };
   return backend;
@@ -131,8 +128,8 @@ export class SqliteDatabaseBackend implements DatabaseBackend {
   }
 
   async openStore(name: string, options: ResolvedStoreOptions): Promise<StoreBackend<'async'>> {
-    const repo = await this.#run(() => prepareStore(this.#connection, name, options));
-    return storeBackend(repo, this.#tx, this.#inTransaction);
+    const store = await this.#run(() => prepareStore(this.#connection, name, options));
+    return storeBackend(store, name, options, this.#tx, this.#inTransaction);
   }
 
   stores(): Promise<StoreInfo[]> {

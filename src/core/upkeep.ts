@@ -1,0 +1,206 @@
+/**
+ * What a store handle does beside its reads and writes, written once for
+ * every engine: it counts statistics, remembers what it read (for LRU and
+ * LFU) without writing, and after a write folds those into the database
+ * and keeps the store within its limits, with bounded work per write.
+ *
+ * The after-write work is a plan (see `format.ts`), run by the sync store
+ * inside the write's transaction and by the async stores after the write.
+ */
+import type { StoreStats } from './api';
+import { type Plan, call } from './format';
+import { type RecordedLimits, type Usage, fullError, overBy } from './limits';
+import type { Mode } from './api';
+import type { Repository } from './ports';
+
+/** The statistics a store counts. */
+export interface Counts {
+  hits: number;
+  misses: number;
+  sets: number;
+  deletes: number;
+  evictions: number;
+  expirations: number;
+}
+
+/** The names of the {@link Counts}. */
+export const COUNT_NAMES = ['hits', 'misses', 'sets', 'deletes', 'evictions', 'expirations'] as const;
+
+const zero = (): Counts => ({ hits: 0, misses: 0, sets: 0, deletes: 0, evictions: 0, expirations: 0 });
+
+/** Reads of distinct keys kept in memory until they are folded in; past this, new keys are not recorded (see docs/eviction.md). */
+const ACCESS_MAX = 10_000;
+/** Reads folded into one write, at most: the work a write adds is bounded. */
+export const ACCESS_BATCH = 512;
+/** Rows a write may delete to bring its store back within its limits, besides twice the rows it wrote. */
+export const EVICT_BUDGET = 64;
+/** A store with no limit known to the handle checks its database's limits every this many writes. */
+const CHECK_INTERVAL = 64;
+
+/** Reads of keys, waiting to be folded into the store: the time of the latest, and how many. */
+export interface Accesses {
+  readonly keys: string[];
+  readonly times: number[];
+  readonly counts: number[];
+}
+
+/** The upkeep of one open handle. */
+export class Upkeep {
+  /** The limits as last read from the database. */
+  limits: RecordedLimits | null;
+  /** Whether statistics are also added to the database's counters (shared by every handle). */
+  readonly persisted: boolean;
+  /** Whether the store has counters and limits at all (not for a table the app's migrations manage). */
+  readonly managed: boolean;
+  #local = zero();
+  #unflushed = zero();
+  #dirty = false;
+  readonly #accesses = new Map<string, { at: number; n: number }>();
+  #untilCheck = 1;
+
+  constructor(limits: RecordedLimits | null, persisted: boolean, managed: boolean) {
+    this.limits = limits;
+    this.persisted = persisted;
+    this.managed = managed;
+  }
+
+  /** Adds `n` to a statistic. */
+  count(name: keyof Counts, n = 1): void {
+    if (n === 0) return;
+    this.#local[name] += n;
+    if (this.persisted) {
+      this.#unflushed[name] += n;
+      this.#dirty = true;
+    }
+  }
+
+  /** Records a read of `key` at `at`: a hit, and for LRU/LFU an access to fold in later. Writes nothing. */
+  hit(key: string, at: number): void {
+    this.count('hits');
+    const policy = this.limits?.eviction;
+    if (policy !== 'lru' && policy !== 'lfu') return;
+    const seen = this.#accesses.get(key);
+    if (seen !== undefined) {
+      seen.at = at;
+      seen.n++;
+    } else if (this.#accesses.size < ACCESS_MAX) {
+      this.#accesses.set(key, { at, n: 1 });
+    }
+  }
+
+  /** Whether there is something to fold in (reads, statistics), so a background flush is worth a write. */
+  get pending(): boolean {
+    return this.#accesses.size > 0 || this.#dirty;
+  }
+
+  /**
+   * Whether the write about to happen needs the after-write work: the store
+   * has a limit, something waits to be folded in, or it is time to look
+   * whether another process set a limit.
+   */
+  due(): boolean {
+    if (!this.managed) return false;
+    if (this.limits !== null || this.pending) return true;
+    if (--this.#untilCheck > 0) return false;
+    this.#untilCheck = CHECK_INTERVAL;
+    return true;
+  }
+
+  /** Whether a write must be atomic with its limit check: eviction `'none'` refuses writes that would overfill. */
+  get refusesOverfill(): boolean {
+    return this.limits?.eviction === 'none';
+  }
+
+  /** This handle's statistics since it opened or was reset. */
+  local(): Counts {
+    return { ...this.#local };
+  }
+
+  /** Forgets this handle's statistics (persisted ones are reset by the store). */
+  reset(): void {
+    this.#local = zero();
+    this.#unflushed = zero();
+    this.#dirty = false;
+  }
+
+  /** Counts not yet added to the database's (so a persisted total can include them). */
+  unflushed(): Counts {
+    return { ...this.#unflushed };
+  }
+
+  /**
+   * The work after a write of `written` rows at `at`, in the write's
+   * transaction or just after it: bring the store within its limits (expired
+   * rows first, then the policy's order, at most {@link EVICT_BUDGET} plus
+   * twice `written` rows), then fold in reads and statistics. With eviction
+   * `'none'`, a store left over its limit is `ERR_KV_FULL`, thrown before
+   * anything is folded in, so the caller's transaction undoes the write.
+   */
+  *afterWrite(repo: Repository<Mode>, store: string, at: number, written: number, operation: string): Plan<void> {
+    // Reads first, so that the eviction sees them.
+    yield* this.#foldAccesses(repo);
+    const usage = (yield* call(repo.usage())) as Usage;
+    this.limits = usage.limits;
+    yield* this.#enforce(repo, store, usage, at, written, operation);
+    yield* this.flush(repo);
+  }
+
+  *#enforce(repo: Repository<Mode>, store: string, usage: Usage, at: number, written: number, operation: string): Plan<void> {
+    let over = overBy(usage);
+    if (over.bytes === 0 && over.entries === 0) return;
+    const budget = EVICT_BUDGET + 2 * written;
+    const expired = (yield* call(repo.cull(at, budget))) as number;
+    this.count('expirations', expired);
+    let now = usage;
+    if (expired > 0) {
+      now = (yield* call(repo.usage())) as Usage;
+      over = overBy(now);
+      if (over.bytes === 0 && over.entries === 0) return;
+    }
+    const { limits } = now;
+    if (limits === null) return;
+    if (limits.eviction === 'none') throw fullError(store, now, operation);
+    // Under LFU a new entry, never read yet, would be the first to go: rows written at `at` are spared.
+    // The other policies order the new rows last already (ties within a millisecond by insertion).
+    const sparedFrom = limits.eviction === 'lfu' ? at : Number.MAX_SAFE_INTEGER;
+    const evicted = (yield* call(repo.evict(limits.eviction, sparedFrom, over.entries, over.bytes, budget - expired))) as number;
+    this.count('evictions', evicted);
+  }
+
+  /** Folds the recorded reads (at most {@link ACCESS_BATCH}) and the unflushed statistics into the database. */
+  *flush(repo: Repository<Mode>): Plan<void> {
+    yield* this.#foldAccesses(repo);
+    if (this.#dirty) {
+      const delta = this.#unflushed;
+      yield* call(repo.addCounts(delta));
+      this.#unflushed = zero();
+      this.#dirty = false;
+    }
+  }
+
+  *#foldAccesses(repo: Repository<Mode>): Plan<void> {
+    if (this.#accesses.size > 0) {
+      const batch: Accesses = { keys: [], times: [], counts: [] };
+      for (const [key, { at, n }] of this.#accesses) {
+        if (batch.keys.length === ACCESS_BATCH) break;
+        batch.keys.push(key);
+        batch.times.push(at);
+        batch.counts.push(n);
+      }
+      yield* call(repo.recordAccess(batch));
+      for (const key of batch.keys) this.#accesses.delete(key);
+    }
+  }
+
+  /** The statistics {@link StoreStats} reports: this handle's, or with persisted statistics the database's plus what this handle has not yet added. */
+  report(persisted: Counts | undefined, usage: Usage | undefined): StoreStats {
+    const counts = persisted === undefined ? this.local() : sum(persisted, this.#unflushed);
+    return { ...counts, bytes: usage?.bytes, entries: usage?.entries, limits: usage?.limits ?? this.limits };
+  }
+}
+
+function sum(a: Counts, b: Counts): Counts {
+  const total = zero();
+  for (const name of COUNT_NAMES) total[name] = a[name] + b[name];
+  return total;
+}
