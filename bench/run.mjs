@@ -93,6 +93,45 @@ const k = (n) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : `${n}`);
 // (n is S.keyvN for Keyv, S.n otherwise), and the target.
 // Raw with mmap 512 MiB and drizzle-kv's cache (128 MiB): not a row of its own, shown under the RSS row.
 const rssRawMmap = { label: 'RSS growth, raw with mmap', job: 'rss', hidden: true, systems: ['raw'], params: () => ({ file: fixture('raw', S.huge), size: S.huge, mmap: true }) };
+/**
+ * drizzle-kv with limits against drizzle-kv without, in the same run: a set on a store with a limit it never
+ * reaches (the check after every write), and gets under LRU and LFU (each read recorded in memory, folded into
+ * writes). Only drizzle-kv runs; each row ends with its ratio to the unlimited row above it.
+ */
+function limitRows() {
+  const never = 1e9;
+  const ratioLine = (what, base, max) => (c) => {
+    const ratio = c.drizzle / med(base, 'drizzle-kv');
+    return [`| ${what} | ${ratio.toFixed(2)}× | — | — | — | ≤${max.toFixed(2)}× ${mark(ratio <= max)} |`];
+  };
+  const getHit = () => rows.find((r) => r.job === 'get-hit' && r.label === `get, hit (µs/op)`);
+  const get = (eviction) => ({
+    label: `get, hit, store with eviction '${eviction}' (µs/op)`,
+    job: 'get-hit',
+    systems: ['drizzle-kv'],
+    params: (s, n) => ({ fixture: fixture(s, n), file: freshFile(), n, size: n, limits: { maxEntries: never, eviction } }),
+    after: (c) => ratioLine(`… ${eviction.toUpperCase()} tracking / no limit`, getHit(), 1.1)(c),
+  });
+  return [
+    {
+      label: `set, no TTL, store with a limit it never reaches (µs/op)`,
+      job: 'set',
+      systems: ['drizzle-kv'],
+      params: (_s, n) => ({ file: freshFile(), n, limits: { maxEntries: never } }),
+      after: ratioLine('… with a limit / no limit', setNormal, 1.25),
+    },
+    {
+      label: `set, no TTL, store kept at maxEntries ${k(S.n / 10)}, evicting (µs/op)`,
+      job: 'set',
+      systems: ['drizzle-kv'],
+      params: (_s, n) => ({ file: freshFile(), n, limits: { maxEntries: S.n / 10 } }),
+      after: ratioLine('… evicting / no limit', setNormal, 1.25),
+    },
+    get('lru'),
+    get('lfu'),
+  ];
+}
+
 const setNormal = { label: `set, no TTL (µs/op)`, job: 'set', keyv: true, params: (_s, n) => ({ file: freshFile(), n }), target: ratioTarget(1.1) };
 const rows = [
   setNormal,
@@ -107,6 +146,7 @@ const rows = [
     ],
   },
   { label: `get, hit (µs/op)`, job: 'get-hit', keyv: true, params: (s, n) => ({ file: fixture(s, n), n, size: n }), target: ratioTarget(1.25) },
+  ...limitRows(),
   { label: `get, miss (µs/op)`, job: 'get-miss', keyv: true, params: (s, n) => ({ file: fixture(s, n), n }), target: ratioTarget(1.25) },
   { label: `setMany of ${k(S.n)} in one transaction (ms)`, job: 'set-many', params: (_s, n) => ({ file: freshFile(), n }), target: ratioTarget(1.3) },
   { label: `keys() over ${k(S.list)} (ms)`, job: 'keys', params: (s) => ({ file: fixture(s, S.list), size: S.list }), target: ratioTarget(1.3) },
@@ -174,6 +214,11 @@ for (let rep = 1; rep <= S.reps; rep++) {
 }
 engines.finish();
 
+// A store kept at its limit while many entries are written (one process, drizzle-kv only): the worst write and the files' size.
+const AT_LIMIT = { n: quick ? 20_000 : 1_000_000, maxBytes: quick ? 200_000 : 10_000_000 };
+console.error(`at its limit: ${k(AT_LIMIT.n)} writes into maxBytes ${AT_LIMIT.maxBytes}`);
+const atLimit = worker('at-limit', 'drizzle-kv', { file: freshFile(), ...AT_LIMIT });
+
 // ── The table ────────────────────────────────────────────────────────────────
 const med = (row, system, field = 'value') => {
   const rs = row.results?.[system];
@@ -193,7 +238,8 @@ for (const row of rows.filter((r) => !r.hidden)) {
   c.ratio = c.drizzle / c.raw;
   cells.push([row, c]);
   const target = row.target ? `${row.target.text} ${mark(row.target.ok(c))}` : '—';
-  lines.push(`| ${row.label} | ${num(c.drizzle)} | ${num(c.raw)} | ${c.ratio.toFixed(2)}× | ${num(c.keyv)} | ${target} |`);
+  const ratio = c.raw === undefined ? '—' : `${c.ratio.toFixed(2)}×`;
+  lines.push(`| ${row.label} | ${num(c.drizzle)} | ${num(c.raw)} | ${ratio} | ${num(c.keyv)} | ${target} |`);
   if (row.after) lines.push(...row.after(c, row));
   // After the largest get-latency row: how much a get slows from the smallest store to the largest.
   if (row.size === S.scale[S.scale.length - 1]) {
@@ -204,6 +250,14 @@ for (const row of rows.filter((r) => !r.hidden)) {
     );
   }
 }
+
+lines.push(
+  '',
+  `**A store kept at its limit.** ${k(AT_LIMIT.n)} sets of ~100-byte entries into a store with \`maxBytes: ${AT_LIMIT.maxBytes}\` (eviction 'lrs'), one process:` +
+    ` ${atLimit.evictions} evictions; the most bytes held after any write ${atLimit.maxHeld} (limit ${AT_LIMIT.maxBytes}); the files (database + WAL) at most` +
+    ` ${(atLimit.maxFile / 2 ** 20).toFixed(1)} MB, ${(atLimit.maxFile / AT_LIMIT.maxBytes).toFixed(1)}× the limit; per write: median ${num(atLimit.median)} µs,` +
+    ` 99.9th percentile ${num(atLimit.p999)} µs, worst ${num(atLimit.value)} µs (each write evicts at most 66 rows).`,
+);
 
 // ── Notes and machine facts ──────────────────────────────────────────────────
 const rowOf = (job, extra = () => true) => rows.find((r) => r.job === job && extra(r));

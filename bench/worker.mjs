@@ -6,7 +6,7 @@
 // A fresh process per measurement keeps one system's garbage, JIT state and
 // SQLite page cache from leaking into the next.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import {
@@ -20,7 +20,8 @@ const RAW_DRIVER = require.resolve('better-sqlite3');
 // Every adapter: (file, clock = Date, { durability: 'normal' | 'full', mmap: boolean, mmapSize: number } = {}).
 const systems = {
   // `mmapSize`: passed to the store as is (undefined: the default, no memory-mapped I/O).
-  'drizzle-kv'(file, clock = Date, { durability, mmapSize } = {}) {
+  // `limits`: set on the store (recorded in its file) before the workload.
+  'drizzle-kv'(file, clock = Date, { durability, mmapSize, limits } = {}) {
     assertBuilt();
     const { KVStore, scache } = require(DIST);
     const s = new KVStore(file, {
@@ -28,7 +29,9 @@ const systems = {
       ...(durability === undefined ? {} : { durability }),
       ...(mmapSize === undefined ? {} : { mmapSize }),
     });
+    if (limits !== undefined) s.setLimits(limits);
     return {
+      stats: () => s.stats(),
       set: (k, v, ttl) => s.set(k, v, ttl),
       get: (k) => s.get(k),
       setMany: (entries, ttl) => s.setMany(entries, ttl),
@@ -173,6 +176,9 @@ const COLD_PHASES = ['boot', 'require', 'open', 'get', 'close'];
 const elapsedMs = (t0) => performance.now() - t0;
 const fixedClock = (t) => ({ now: () => t });
 
+/** The adapter options of a workload's `p.limits` (drizzle-kv's limit rows). */
+const limitsOption = (p) => (p.limits === undefined ? {} : { limits: p.limits });
+
 /** The adapter options of a workload's `p.mmapSize` (the mmap rows); none for the other rows. */
 const mmapOption = (p) => (p.mmapSize === undefined ? {} : { mmapSize: p.mmapSize });
 
@@ -239,7 +245,7 @@ const workloads = {
 
   /** `p.durability`: 'full' opens drizzle-kv with { durability: 'full' } and raw with synchronous=FULL. */
   async set(open, p) {
-    const s = await open(p.file, undefined, p.durability === undefined ? {} : { durability: p.durability });
+    const s = await open(p.file, undefined, { ...(p.durability === undefined ? {} : { durability: p.durability }), ...limitsOption(p) });
     const ttl = p.ttl ?? undefined;
     const t0 = performance.now();
     if (s.async) for (let i = 0; i < p.n; i++) await s.set(key(i), VALUE, ttl);
@@ -250,8 +256,10 @@ const workloads = {
     return { value: (ms * 1000) / p.n, unit: 'µs/op' };
   },
 
+  /** `p.fixture`: read a copy of it (a row that sets limits must not change a fixture other rows read). */
   async 'get-hit'(open, p) {
-    const s = await open(p.file, undefined, mmapOption(p));
+    if (p.fixture !== undefined) copyFileSync(p.fixture, p.file);
+    const s = await open(p.file, undefined, { ...mmapOption(p), ...limitsOption(p) });
     let hits = 0;
     const t0 = performance.now();
     if (s.async) for (let i = 0; i < p.n; i++) hits += (await s.get(readKey(i, p.size))) === undefined ? 0 : 1;
@@ -260,6 +268,46 @@ const workloads = {
     await s.close();
     if (hits !== p.n) throw new Error(`expected ${p.n} hits, got ${hits}`);
     return { value: (ms * 1000) / p.n, unit: 'µs/op' };
+  },
+
+  /**
+   * A store kept at its limit while `p.n` entries of ~100 bytes are written: every write past the first
+   * `p.maxBytes` evicts. Reports the worst single write (and the 99.9th percentile), the most bytes the store
+   * held after any write (its counters), and the largest size of its files (database + WAL) seen every 1000 writes.
+   */
+  'at-limit'(open, p) {
+    const s = open(p.file, undefined, { limits: { maxBytes: p.maxBytes } });
+    const value = { ...VALUE, pad: 'x'.repeat(40) };
+    const times = new Float64Array(p.n);
+    let maxHeld = 0;
+    let maxFile = 0;
+    const fileSize = () => ['', '-wal'].reduce((n, suffix) => n + (existsSync(p.file + suffix) ? statSync(p.file + suffix).size : 0), 0);
+    const t0 = performance.now();
+    for (let i = 0; i < p.n; i++) {
+      const t = performance.now();
+      s.set(key(i), value);
+      times[i] = performance.now() - t;
+      if (i % 1000 === 999) {
+        maxHeld = Math.max(maxHeld, s.stats().bytes);
+        maxFile = Math.max(maxFile, fileSize());
+      }
+    }
+    const ms = elapsedMs(t0);
+    const stats = s.stats();
+    s.close();
+    const sorted = Array.from(times).sort((a, b) => a - b);
+    removeDb(p.file);
+    return {
+      value: sorted[sorted.length - 1] * 1000,
+      unit: 'µs',
+      p999: sorted[Math.floor(sorted.length * 0.999)] * 1000,
+      median: sorted[Math.floor(sorted.length / 2)] * 1000,
+      mean: (ms * 1000) / p.n,
+      maxHeld,
+      maxFile,
+      evictions: stats.evictions,
+      entries: stats.entries,
+    };
   },
 
   async 'get-miss'(open, p) {

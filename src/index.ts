@@ -16,7 +16,7 @@ export { KVStore } from './sqlite/store';
 export type { EntriesOptions, KVStoreConnectionOptions, ListOptions } from './sqlite/store';
 export type { ConnectionSource, SqliteClient } from './sqlite/sqlite-client';
 export { scache } from './scache/scache';
-export type { Memoized, MemoStore, ScacheOptions, ScacheWrapper } from './scache/scache';
+export type { Memoized, MemoStore, ScacheOptions, ScacheStats, ScacheWrapper } from './scache/scache';
 export { KVDatabase } from './sqlite/database';
 export type { DropOptions, FileInfo, StoreInfo } from './sqlite/database';
 export type { AdoptKvCacheOptions, AdoptedTable } from './sqlite/kv-cache-adoption';

@@ -3,7 +3,7 @@
 export { AsyncKVDatabase } from './database';
 export { AsyncKVStore } from './store';
 export { scache } from '../scache/scache';
-export type { AsyncMemoStore, AsyncMemoized, AsyncScacheWrapper, Memoized, MemoStore, ScacheOptions, ScacheWrapper } from '../scache/scache';
+export type { AsyncMemoStore, AsyncMemoized, AsyncScacheWrapper, Memoized, MemoStore, ScacheOptions, ScacheStats, ScacheWrapper } from '../scache/scache';
 export { KVError, KVRangeError, KVTypeError, isKVError } from '../core/errors';
 export type { AnyKVError, KVErrorCode, KVErrorOptions } from '../core/errors';
 export { jsonSerializer, v8Serializer } from '../core/serializer';

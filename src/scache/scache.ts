@@ -1,7 +1,7 @@
 import { encodeArguments, sha256 } from './cache-key';
 import { KVRangeError, KVTypeError, isKVError } from '../core/errors';
 import { type Clock, assertOptionsObject } from '../core/options';
-import type { ListOptions } from '../core/api';
+import type { ListOptions, WriteOptions } from '../core/api';
 import { ENTRY_PREFIX, LEASE_PREFIX, type Lease, LeaseProtocol, type LeaseStore, type Protocol, leaseKeyOf, runAsync, runSync } from './lease';
 import { defaultStore } from './default-store';
 import { describe } from '../core/describe';
@@ -13,7 +13,7 @@ import { type Ttl, expiryFromTtl } from '../core/ttl';
  */
 export interface MemoStore {
   get<D>(key: string, defaultValue: D): unknown;
-  set(key: string, value: unknown, ttl?: Ttl): void;
+  set(key: string, value: unknown, ttl?: Ttl | WriteOptions): void;
   clear(options?: ListOptions): number;
   /** Needed by the `lease` option (an atomic add-if-missing, as `KVStore#add`). */
   add?(key: string, value: unknown, ttl?: Ttl): boolean;
@@ -29,7 +29,7 @@ export interface MemoStore {
  */
 export interface AsyncMemoStore {
   get<D>(key: string, defaultValue: D): Promise<unknown>;
-  set(key: string, value: unknown, ttl?: Ttl): Promise<void>;
+  set(key: string, value: unknown, ttl?: Ttl | WriteOptions): Promise<void>;
   clear(options?: ListOptions): Promise<number>;
   /** Needed by the `lease` option (an atomic add-if-missing, as `AsyncKVStore#add`). */
   add?(key: string, value: unknown, ttl?: Ttl): Promise<boolean>;
@@ -41,6 +41,12 @@ export interface AsyncMemoStore {
 
 /** Options of {@link scache}. */
 export interface ScacheOptions<A extends unknown[] = unknown[]> {
+  /**
+   * Tags of every cached result (the store's `invalidateTag(tag)` then
+   * removes them at once), or a function of the call's arguments giving them.
+   * @default undefined (untagged)
+   */
+  tags?: readonly string[] | ((...args: A) => Iterable<string>);
   /**
    * Seconds a cached result lives; fractions allowed.
    * @default undefined (no expiry, or the store's `defaultTtl`)
@@ -293,10 +299,14 @@ function resolveOptions<A extends unknown[]>(options: ScacheOptions<A>): Resolve
   const given: unknown = options; // checked as it came in, whatever its static type says
   assertOptionsObject(
     given,
-    ['ttl', 'store', 'conditionalKey', 'keyFunc', 'name', 'inFlightTimeout', 'instanceKey', 'lease', 'staleWhileRevalidate', 'clock'],
+    ['ttl', 'store', 'conditionalKey', 'keyFunc', 'name', 'inFlightTimeout', 'instanceKey', 'lease', 'staleWhileRevalidate', 'clock', 'tags'],
     'scache: ',
   );
   const { ttl, store, conditionalKey, keyFunc, name, inFlightTimeout, instanceKey, lease, staleWhileRevalidate, clock } = options;
+  const { tags } = options;
+  if (tags !== undefined && typeof tags !== 'function' && !(Array.isArray(tags) && tags.every((t) => typeof t === 'string'))) {
+    throw new KVTypeError('ERR_KV_INVALID_OPTION', `scache: option "tags" must be an array of strings or a function of the arguments, got ${describe(tags)}`);
+  }
   if (instanceKey !== undefined && instanceKey !== null && typeof instanceKey !== 'function') {
     throw new KVTypeError('ERR_KV_INVALID_OPTION', `scache: option "instanceKey" must be a function or null, got ${describe(instanceKey)}`);
   }
@@ -418,8 +428,13 @@ function resolveOptions<A extends unknown[]>(options: ScacheOptions<A>): Resolve
 export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A> & { store: AsyncMemoStore }): AsyncScacheWrapper;
 export function scache<A extends unknown[] = unknown[]>(options?: ScacheOptions<A> & { store?: MemoStore }): ScacheWrapper;
 export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A> = {}): ScacheWrapper | AsyncScacheWrapper {
-  const { ttl, store: givenStore, conditionalKey, keyFunc, name: givenName, inFlightTimeout, instanceKey, leaseOption, staleWhileRevalidate, clock } =
+  const { ttl, store: givenStore, conditionalKey, keyFunc, name: givenName, inFlightTimeout, instanceKey, leaseOption, staleWhileRevalidate, clock, tags } =
     resolveOptions(options);
+  /** How a result of the call with `args` is written: its store TTL, and its tags when the wrapper has some. */
+  const writeOptions = (args: unknown[]): Ttl | WriteOptions => {
+    if (tags === undefined) return storeTtl;
+    return { ttl: storeTtl, tags: typeof tags === 'function' ? (tags as (...a: unknown[]) => Iterable<string>)(...args) : tags };
+  };
   const inFlightMs = inFlightTimeout === undefined || inFlightTimeout === Infinity ? undefined : Math.max(1, Math.ceil(inFlightTimeout * 1000));
   // Under staleWhileRevalidate an entry lives ttl + staleWhileRevalidate in the store, and is fresh for ttl.
   const freshMs = Math.ceil((ttl ?? 0) * 1000);
@@ -533,12 +548,12 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
           );
 
     /** Stores a result; on an async store, the promise settles when it is written (never rejects). */
-    const remember = (kv: MemoStore | AsyncMemoStore, key: string, value: unknown, viaPromise: boolean): void | Promise<void> => {
+    const remember = (kv: MemoStore | AsyncMemoStore, key: string, value: unknown, viaPromise: boolean, args: unknown[]): void | Promise<void> => {
       try {
         const entry: Entry = viaPromise ? { value, async: true } : { value };
         // When it stops being fresh (resolveOptions made sure staleWhileRevalidate comes with a finite ttl).
         if (staleWhileRevalidate !== undefined) entry.fresh = now() + freshMs;
-        const written = kv.set(key, entry, storeTtl);
+        const written = kv.set(key, entry, writeOptions(args));
         if (isThenable(written)) return Promise.resolve(written).then(undefined, notStored);
       } catch (err) {
         notStored(err);
@@ -613,7 +628,7 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
         const result = call.apply(self, args);
         if (isThenable(result)) returnsPromise = true;
         const value = await result;
-        if (leave()) await remember(kv, key, value, isThenable(result));
+        if (leave()) await remember(kv, key, value, isThenable(result), args);
         return value;
       } finally {
         await release(kv, key, token);
@@ -655,7 +670,7 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
         throw err;
       }
       if (!isThenable(result)) {
-        remember(kv, key, result, false);
+        remember(kv, key, result, false, args);
         releaseSync();
         return result;
       }
@@ -663,7 +678,7 @@ export function scache<A extends unknown[] = unknown[]>(options: ScacheOptions<A
       return share(inFlight, key, async (leave) => {
         try {
           const value = await result;
-          if (leave()) remember(kv, key, value, true);
+          if (leave()) remember(kv, key, value, true, args);
           return value;
         } finally {
           await release(kv, key, token);

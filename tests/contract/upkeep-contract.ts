@@ -3,7 +3,8 @@
  * test opens its own store on a FakeClock: times order the eviction
  * policies, and no test sleeps.
  */
-import { FakeClock } from '../helpers';
+import { type MemoStore, scache } from '../../src';
+import { FakeClock, counted } from '../helpers';
 import type { Backend, ContractStore, OpenStoreOptions } from './backends';
 import { codeOf, failure } from './support';
 
@@ -80,6 +81,26 @@ export function describeUpkeepContract(backend: Backend): void {
         for (const key of ['popped', 'deleted', 'cleared', 'expired']) await store.set(key, 2);
         expect(await store.invalidateTag('t')).toBe(0);
         expect(await store.size).toBe(4);
+      });
+
+      it('scache tags its results, fixed or from the arguments, and invalidateTag recomputes them', async () => {
+        const store = await open();
+        const memo = store as unknown as MemoStore;
+        const user = counted((id: number) => ({ id }));
+        const cached = scache({ store: memo, name: 'user', tags: (id: number) => ['users', `user:${id}`] })(user);
+        const post = counted((id: number) => ({ id }));
+        const posts = scache({ store: memo, name: 'post', tags: ['posts'] })(post);
+        await cached(1);
+        await cached(2);
+        await posts(1);
+        expect(await store.tagsOf(cached.keyFor(1))).toEqual(['user:1', 'users']);
+        expect(await store.invalidateTag('user:1')).toBe(1);
+        await cached(1);
+        await cached(2);
+        expect(user.calls).toBe(3);
+        expect(await store.invalidateTag('users')).toBe(2);
+        expect(await store.tagsOf(posts.keyFor(1))).toEqual(['posts']);
+        expect(() => scache({ store: memo, tags: 'users' as never })).toThrow(expect.objectContaining({ code: 'ERR_KV_INVALID_OPTION' }));
       });
 
       it('refuses tags that are not non-empty strings, too many tags, and unknown write options (as a bad TTL)', async () => {

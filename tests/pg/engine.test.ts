@@ -186,4 +186,33 @@ describe('PostgreSQL engine', () => {
       await client.end();
     }
   });
+  pgIt('keeps the counters exact under concurrent writers on many connections, each adding to its own shard', async () => {
+    const schema = fresh();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(url as string, { pgSchema: schema, table: 'shared', limits: { maxEntries: 150 } })));
+    try {
+      await Promise.all(
+        stores.map(async (store, w) => {
+          for (let i = 0; i < 100; i++) {
+            await store.set(`k${(i * 7 + w) % 120}`, 'x'.repeat(i % 30), { tags: i % 3 === 0 ? ['t'] : [] });
+            if (i % 10 === 0) await store.delete(`k${(i + w) % 120}`);
+            if (i % 25 === 0) await store.setMany({ [`m${w}:${i}`]: i, [`m${w}:${i + 1}`]: i });
+          }
+        }),
+      );
+      await stores[0]!.invalidateTag('t');
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        const counters = await client.query(`SELECT sum(bytes)::int AS bytes, sum(entries)::int AS entries, count(*)::int AS shards FROM "${schema}".drizzle_kv_counters WHERE store = 'shared'`);
+        const table = await client.query(`SELECT coalesce(sum(size), 0)::int AS bytes, count(*)::int AS entries FROM "${schema}".shared`);
+        expect({ bytes: counters.rows[0].bytes, entries: counters.rows[0].entries }).toEqual(table.rows[0]);
+        expect(counters.rows[0].shards).toBeGreaterThan(1);
+        expect(table.rows[0].entries).toBeLessThanOrEqual(150 + 8);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      for (const store of stores) await store.close();
+    }
+  });
 });
