@@ -67,10 +67,12 @@ async function pgSystem(system, p) {
   await pool.query('SELECT 1');
   const { set: setText, get: getText } = p.sql;
   return {
-    // What drizzle-kv's set binds (checked by pg-setup): key, the JSON as bytes, expires_at, updated_at, size.
+    // What drizzle-kv's set binds (checked by pg-setup): key, the JSON as bytes, expires_at, updated_at, size,
+    // accessed_at (the write's time) and tags (none).
     async set(k, v) {
       const bytes = Buffer.from(JSON.stringify(v), 'utf8');
-      await pool.query({ name: 'raw_set', text: setText, values: [k, bytes, null, Date.now(), Buffer.byteLength(k) + bytes.length], rowMode: 'array' });
+      const now = Date.now();
+      await pool.query({ name: 'raw_set', text: setText, values: [k, bytes, null, now, Buffer.byteLength(k) + bytes.length, now, null], rowMode: 'array' });
     },
     async get(k) {
       const { rows } = await pool.query({ name: 'raw_get', text: getText, values: [k], rowMode: 'array' });
@@ -113,13 +115,15 @@ async function pgStatements(pool, s) {
   const bytes = Buffer.from(JSON.stringify(VALUE));
   check(
     set !== undefined &&
-      set.values.length === 5 &&
+      set.values.length === 7 &&
       set.values[0] === PROBE &&
       Buffer.isBuffer(set.values[1]) &&
       set.values[1].equals(bytes) &&
       set.values[2] === null &&
       typeof set.values[3] === 'number' &&
-      set.values[4] === Buffer.byteLength(PROBE) + bytes.length,
+      set.values[4] === Buffer.byteLength(PROBE) + bytes.length &&
+      set.values[5] === set.values[3] &&
+      set.values[6] === null,
     'set statement',
     writes,
   );

@@ -7,7 +7,7 @@ import { describe } from '../core/describe';
 import { KVError, KVTypeError } from '../core/errors';
 import type { KeyRange } from '../core/key-range';
 import type { Repository, StoreBackend } from '../core/ports';
-import { PURGE_BATCH, type StoreRules, needsExplaining } from '../core/rules';
+import { PURGE_BATCH, type StoreRules, isTransient, needsExplaining } from '../core/rules';
 import type { Ttl } from '../core/ttl';
 
 /** What an engine opens an {@link AsyncKVStore} with. @internal */
@@ -223,9 +223,12 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
 
   async stats(): Promise<StoreStats> {
     const upkeep = this.#upkeep;
-    return this.#run('stats', async (repo) =>
-      upkeep.report(upkeep.persisted ? await repo.counts() : undefined, upkeep.managed ? await repo.usage() : undefined),
-    );
+    return this.#run('stats', async (repo) => {
+      const usage = upkeep.managed ? await repo.usage() : undefined;
+      // A store without limits keeps no counters: its table is counted.
+      const held = usage !== undefined && usage.limits === null ? { ...usage, ...(await repo.measure()) } : usage;
+      return upkeep.report(upkeep.persisted ? await repo.counts() : undefined, held);
+    });
   }
 
   async resetStats(): Promise<void> {
@@ -380,9 +383,15 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
         }),
       );
     }
+    const backend = this.#use(operation);
     return this.#run(operation, async (repo) => {
       const result = await fn(repo);
-      await runAsync(upkeep.afterWrite(repo, this.name, now, written, operation));
+      try {
+        await runAsync(upkeep.afterWrite(repo, this.name, now, written, operation));
+      } catch (err) {
+        // The write landed; after a passing failure the next one checks the limits again and folds in what is pending.
+        if (written === 0 || !isTransient(backend.classify(err, operation))) throw err;
+      }
       return result;
     });
   }

@@ -80,6 +80,8 @@ export interface RegistryPort<M extends Mode> {
   setVersion(name: string, version: number): Result<M, void>;
   /** Records the store's limits. */
   setLimits(name: string, limits: RecordedLimits | null): Result<M, void>;
+  /** Starts keeping the store's counters exactly (counting its table once), or stops (`on` false): only a store with limits keeps them. */
+  usageTriggers(name: string, on: boolean): Result<M, void>;
   /** Creates the index of eviction policy `policy` on the store's table if it is missing, or drops it (`create` false). */
   evictionIndex(name: string, policy: (typeof INDEXED_POLICIES)[number], create: boolean): Result<M, void>;
   setDatabaseVersion(version: number): Result<M, void>;
@@ -154,6 +156,7 @@ export function* createStore(registry: Registry, name: string, serializer: strin
 
 /** Records `limits` and makes the indexes match: the policy's created, every other policy's dropped. Runs under the lock. */
 function* applyLimits(registry: Registry, name: string, limits: RecordedLimits | null): Plan<void> {
+  yield* call(registry.usageTriggers(name, limits !== null));
   for (const policy of INDEXED_POLICIES) yield* call(registry.evictionIndex(name, policy, limits?.eviction === policy));
   yield* call(registry.setLimits(name, limits));
 }

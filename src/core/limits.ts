@@ -120,6 +120,20 @@ export function overBy(usage: Usage): { bytes: number; entries: number } {
   };
 }
 
+/**
+ * What to remove from a store `over` its limits: down to 99% of each limit
+ * it exceeds (its low-water mark), so that the writes that follow need not
+ * evict one row each; the caller bounds it by the rows a write may delete.
+ */
+export function toLowWater(usage: Usage, over: { bytes: number; entries: number }): { bytes: number; entries: number } {
+  const { limits } = usage;
+  if (limits === null) return over;
+  return {
+    bytes: over.bytes === 0 || limits.maxBytes === null ? over.bytes : over.bytes + Math.floor(limits.maxBytes / 100),
+    entries: over.entries === 0 || limits.maxEntries === null ? over.entries : over.entries + Math.floor(limits.maxEntries / 100),
+  };
+}
+
 /** The refusal of a write that would leave a store with eviction `'none'` over its limit. */
 export function fullError(store: string, usage: Usage, operation: string): KVError {
   return new KVError(

@@ -70,8 +70,10 @@ export interface Repository<M extends Mode> {
   invalidate(tag: string): Result<M, number>;
   /** The tags of `key`'s row if it is live at `at` (`[]`: none); `undefined` when there is no live row. */
   tagsOf(key: string, at: number): Result<M, string[] | undefined>;
-  /** What the store holds by its counters, and the limits its registry row records now. */
+  /** What the store holds by its counters (kept while it has limits), and the limits its registry row records now. */
   usage(): Result<M, Usage>;
+  /** What the store's table holds, counted (a scan: for a store without limits, which keeps no counters). */
+  measure(): Result<M, { bytes: number; entries: number }>;
   /**
    * Deletes rows in `policy`'s order (oldest first), at most `limit`, none
    * written at or after `sparedFrom`: enough to remove `entries` rows and

@@ -311,6 +311,15 @@ export class StoreRules {
 /** Rows `purgeExpired()` deletes per statement: short transactions, so other writers wait little. */
 export const PURGE_BATCH = 1000;
 
+/**
+ * Whether an error of the upkeep after a write that landed may be left to
+ * the next write: a lock or a server briefly out of reach. Any other error
+ * is thrown, as the write's.
+ */
+export function isTransient(err: unknown): boolean {
+  return isKVError(err) && (err.code === 'ERR_KV_BUSY' || err.code === 'ERR_KV_UNAVAILABLE' || err.code === 'ERR_KV_TIMEOUT');
+}
+
 /** Whether a facade should explain `err` from the registry before throwing it (a vanished table, an unreadable value). */
 export function needsExplaining(err: unknown): boolean {
   return isKVError(err) && (err.code === 'ERR_KV_NO_SUCH_STORE' || err.code === 'ERR_KV_DESERIALIZE');

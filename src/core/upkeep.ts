@@ -9,7 +9,7 @@
  */
 import type { StoreStats } from './api';
 import { type Plan, call } from './format';
-import { type RecordedLimits, type Usage, fullError, overBy } from './limits';
+import { type RecordedLimits, type Usage, fullError, overBy, toLowWater } from './limits';
 import type { Mode } from './api';
 import type { Repository } from './ports';
 
@@ -106,7 +106,12 @@ export class Upkeep {
     return true;
   }
 
-  /** Whether a write must be atomic with its limit check: eviction `'none'` refuses writes that would overfill. */
+  /**
+   * Whether a write must be atomic with its upkeep: eviction `'none'` refuses
+   * writes that would overfill. Otherwise the upkeep runs after the write (a
+   * read when nothing is over; the eviction its own statement), and its
+   * failure does not fail the write that landed: the next write does it again.
+   */
   get refusesOverfill(): boolean {
     return this.limits?.eviction === 'none';
   }
@@ -160,6 +165,7 @@ export class Upkeep {
     const { limits } = now;
     if (limits === null) return;
     if (limits.eviction === 'none') throw fullError(store, now, operation);
+    over = toLowWater(now, over);
     // Under LFU a new entry, never read yet, would be the first to go: rows written at `at` are spared.
     // The other policies order the new rows last already (ties within a millisecond by insertion).
     const sparedFrom = limits.eviction === 'lfu' ? at : Number.MAX_SAFE_INTEGER;

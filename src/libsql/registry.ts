@@ -14,7 +14,7 @@ import { type Format, type Plan, type RegistryPort, type StoreProbe, runAsync } 
 import { FORMAT_META_KEY, kvMeta, kvStores } from '../schema/database';
 import { EVICTION_ORDER, type INDEXED_POLICIES, type RecordedLimits, evictionIndexName } from '../core/limits';
 import { STORE_TEMPLATE_NAME } from '../schema/store';
-import { PROBE_SQL, derivedNames, recordOf } from '../sqlite/registry';
+import { PROBE_SQL, derivedNames, recordOf, usageTriggerStatements } from '../sqlite/registry';
 import { isMissingTable } from './errors';
 import type { Executor, Statement } from './executor';
 import { SQL_BUILDER } from './repository';
@@ -102,6 +102,10 @@ export class LibsqlRegistry implements RegistryPort<'async'> {
   async setLimits(name: string, limits: RecordedLimits | null): Promise<void> {
     const values = { maxBytes: limits?.maxBytes ?? null, maxEntries: limits?.maxEntries ?? null, eviction: limits?.eviction ?? null };
     await this.ex.write(compiled(db.update(kvStores).set(values).where(eq(kvStores.name, name))));
+  }
+
+  async usageTriggers(name: string, on: boolean): Promise<void> {
+    for (const statement of usageTriggerStatements(name, on)) await this.ex.write(plain(statement));
   }
 
   async evictionIndex(name: string, policy: (typeof INDEXED_POLICIES)[number], create: boolean): Promise<void> {

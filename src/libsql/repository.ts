@@ -349,7 +349,12 @@ export class LibsqlRepository implements Repository<'async'> {
       await this.assertCurrent();
       return { bytes: 0, entries: 0, limits: null };
     }
-    return { bytes: toInt(row[0]), entries: toInt(row[1]), limits: limitsFromColumns(row[2], row[3], row[4]) };
+    return { bytes: toInt(row[0] ?? 0), entries: toInt(row[1] ?? 0), limits: limitsFromColumns(row[2], row[3], row[4]) };
+  }
+
+  async measure(): Promise<{ bytes: number; entries: number }> {
+    const row = (await this.ex.read(this.#statement('measure', []))).rows[0];
+    return { bytes: row === undefined ? 0 : toInt(row[0]), entries: row === undefined ? 0 : toInt(row[1]) };
   }
 
   async evict(policy: Exclude<EvictionPolicy, 'none'>, at: number, entries: number, bytes: number, limit: number): Promise<number> {

@@ -170,6 +170,7 @@ function queryBuilders(t: PgKVTable, bookkeeping: Bookkeeping, guard: PgGuard | 
         .leftJoin(counters, eq(counters.store, registry.name))
         .where(eq(registry.name, name))
         .groupBy(registry.name),
+    measure: () => db.select({ bytes: sumOf(t.size), entries: sql<number>`count(*)::float8` }).from(t),
     evictLrs: () => evictionQuery(t, EVICTION_ORDER.lrs, current),
     evictLru: () => evictionQuery(t, EVICTION_ORDER.lru, current),
     evictLfu: () => evictionQuery(t, EVICTION_ORDER.lfu, current),

@@ -161,6 +161,35 @@ export class PgRegistry implements RegistryPort<'async'> {
     ]);
   }
 
+  /**
+   * Starts (or stops) keeping the store's counters: statement triggers
+   * adding each statement's rows to the writing connection's shard (see
+   * `drizzle/pg/database/0001_limits_tags_counters.sql`). Starting counts
+   * the table once, holding a lock that keeps writers out until the
+   * triggers exist (the format lock alone does not: writers never take it).
+   */
+  async usageTriggers(name: string, on: boolean): Promise<void> {
+    const table = this.#place.qualified(name);
+    const counters = this.#place.qualified('drizzle_kv_counters');
+    for (const event of ['insert', 'update', 'delete']) await this.#session.exec(`DROP TRIGGER IF EXISTS ${quote(`${name}_count_${event}`)} ON ${table}`);
+    if (!on) return;
+    await this.#session.exec(`LOCK TABLE ${table} IN SHARE ROW EXCLUSIVE MODE`);
+    await this.#session.exec(`UPDATE ${counters} SET bytes = 0, entries = 0 WHERE store = $1`, [name]);
+    await this.#session.exec(
+      `INSERT INTO ${counters} AS c (store, shard, bytes, entries) SELECT $1, 0, coalesce(sum(size), 0), count(*) FROM ${table}
+       ON CONFLICT (store, shard) DO UPDATE SET bytes = excluded.bytes, entries = excluded.entries`,
+      [name],
+    );
+    const literal = `'${name.replaceAll("'", "''")}'`;
+    const transition = { insert: 'NEW TABLE AS new_rows', update: 'OLD TABLE AS old_rows NEW TABLE AS new_rows', delete: 'OLD TABLE AS old_rows' };
+    for (const [event, tables] of Object.entries(transition)) {
+      await this.#session.exec(
+        `CREATE TRIGGER ${quote(`${name}_count_${event}`)} AFTER ${event.toUpperCase()} ON ${table} REFERENCING ${tables}
+         FOR EACH STATEMENT EXECUTE FUNCTION ${this.#place.qualified(`drizzle_kv_count_${event}`)}(${literal})`,
+      );
+    }
+  }
+
   async evictionIndex(name: string, policy: (typeof INDEXED_POLICIES)[number], create: boolean): Promise<void> {
     const index = evictionIndexName(name, policy);
     await this.#session.exec(

@@ -214,6 +214,11 @@ export class PgRepository implements Repository<'async'> {
     return { bytes: Number(row[0]), entries: Number(row[1]), limits: limitsFromColumns(row[2], row[3], row[4]) };
   }
 
+  async measure(): Promise<{ bytes: number; entries: number }> {
+    const { rows } = await this.#run('measure', {});
+    return { bytes: Number(rows[0]?.[0] ?? 0), entries: Number(rows[0]?.[1] ?? 0) };
+  }
+
   async evict(policy: Exclude<EvictionPolicy, 'none'>, at: number, entries: number, bytes: number, limit: number): Promise<number> {
     const name = policy === 'lrs' ? 'evictLrs' : policy === 'lru' ? 'evictLru' : 'evictLfu';
     const { rowCount } = await this.#run(name, { now: at, limit, entries, bytes });

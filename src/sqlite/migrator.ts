@@ -65,6 +65,9 @@ export class SqliteRegistry implements RegistryPort<'sync'> {
   evictionIndex(name: string, policy: 'lrs' | 'lru' | 'lfu', create: boolean): void {
     this.#registry.evictionIndex(name, policy, create);
   }
+  usageTriggers(name: string, on: boolean): void {
+    this.#registry.usageTriggers(name, on);
+  }
   setDatabaseVersion(version: number): void {
     this.#registry.setDatabaseVersion(version);
   }

@@ -130,7 +130,6 @@ export function queryBuilders(db: BaseSQLiteDatabase<'sync' | 'async', unknown>,
       hits: sql`0`,
       tags,
     });
-  const counters = and(eq(kvCounters.store, name), eq(kvCounters.shard, sql`0`));
   const sumOf = (column: SQLWrapper) => sql<number>`coalesce(sum(${column}), 0)`;
   return {
     read: () => db.select({ value: t.value, expiresAt: t.expiresAt }).from(t).where(eq(t.key, key)),
@@ -165,20 +164,20 @@ export function queryBuilders(db: BaseSQLiteDatabase<'sync' | 'async', unknown>,
           ),
         ),
     tagsOf: () => db.select({ tags: t.tags }).from(t).where(and(eq(t.key, key), live)),
-    // The counters the triggers keep, and the limits recorded now: one row, whichever process changed them.
+    // The counters the triggers keep (one row: SQLite has one writer), and the limits recorded now, whichever process changed them.
     usage: () =>
       db
         .select({
-          bytes: sumOf(kvCounters.bytes),
-          entries: sumOf(kvCounters.entries),
+          bytes: kvCounters.bytes,
+          entries: kvCounters.entries,
           maxBytes: kvStores.maxBytes,
           maxEntries: kvStores.maxEntries,
           eviction: kvStores.eviction,
         })
         .from(kvStores)
-        .leftJoin(kvCounters, eq(kvCounters.store, kvStores.name))
-        .where(eq(kvStores.name, name))
-        .groupBy(kvStores.name),
+        .leftJoin(kvCounters, and(eq(kvCounters.store, kvStores.name), eq(kvCounters.shard, sql`0`)))
+        .where(eq(kvStores.name, name)),
+    measure: () => db.select({ bytes: sumOf(t.size), entries: count() }).from(t),
     evictLrs: () => raw(evictionQuery(sql`${t}`, EVICTION_ORDER.lrs, current)),
     evictLru: () => raw(evictionQuery(sql`${t}`, EVICTION_ORDER.lru, current)),
     evictLfu: () => raw(evictionQuery(sql`${t}`, EVICTION_ORDER.lfu, current)),
@@ -188,11 +187,15 @@ export function queryBuilders(db: BaseSQLiteDatabase<'sync' | 'async', unknown>,
         .update(t)
         .set({ accessedAt: sql`max(${t.accessedAt}, ${accessedAt})`, hits: sql`${t.hits} + ${hits}` })
         .where(eq(t.key, key)),
+    // Into the store's row, made if it is not there yet (a store without limits has none).
     addCounts: () =>
       db
-        .update(kvCounters)
-        .set(Object.fromEntries(COUNT_NAMES.map((c) => [c, sql`${kvCounters[c]} + ${sql.placeholder(c)}`])))
-        .where(counters),
+        .insert(kvCounters)
+        .values({ store: name, shard: sql`0`, bytes: sql`0`, entries: sql`0`, ...Object.fromEntries(COUNT_NAMES.map((c) => [c, sql.placeholder(c)])) })
+        .onConflictDoUpdate({
+          target: [kvCounters.store, kvCounters.shard],
+          set: Object.fromEntries(COUNT_NAMES.map((c) => [c, sql`${kvCounters[c]} + excluded.${sql.identifier(c)}`])),
+        }),
     counts: () =>
       db
         .select(Object.fromEntries(COUNT_NAMES.map((c) => [c, sumOf(kvCounters[c])])) as Record<(typeof COUNT_NAMES)[number], SQL<number>>)
@@ -253,6 +256,7 @@ export const SHAPES: Record<QueryName, { readonly order: readonly string[]; read
   invalidate: { order: ['tag'] },
   tagsOf: { order: ['key', 'now'], rows: 'pluck' },
   usage: { order: [], rows: 'raw' },
+  measure: { order: [], rows: 'raw' },
   evictLrs: { order: ['now', 'limit', 'entries', 'bytes'] },
   evictLru: { order: ['now', 'limit', 'entries', 'bytes'] },
   evictLfu: { order: ['now', 'limit', 'entries', 'bytes'] },

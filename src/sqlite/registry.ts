@@ -49,12 +49,38 @@ export function derivedNames(name: string): string[] {
     name,
     expiryIndexName(name),
     ...INDEXED_POLICIES.map((policy) => evictionIndexName(name, policy)),
-    ...['insert', 'update', 'delete'].map((event) => `${name}_kv_${event}`),
+    ...['insert', 'update', 'delete'].flatMap((event) => [`${name}_tags_${event}`, `${name}_count_${event}`]),
   ];
 }
 
 /** A quoted identifier. */
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+/** An SQL string literal. */
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+/**
+ * The statements that start (or stop) keeping the counters of the store
+ * `name`: its bytes and entries, exact, through triggers on its table. A
+ * store has them only while it has limits (`setLimits`), like the index of
+ * its policy: an unlimited store's writes pay nothing for them. Starting
+ * them counts the table once; they run under the format lock (the write
+ * lock), so no write falls between the count and the triggers.
+ */
+export function usageTriggerStatements(name: string, on: boolean): string[] {
+  const t = quote(name);
+  const store = literal(name);
+  const trigger = (event: string) => quote(`${name}_count_${event}`);
+  if (!on) return ['insert', 'update', 'delete'].map((event) => `DROP TRIGGER IF EXISTS ${trigger(event)}`);
+  const add = (bytes: string, entries: string) =>
+    `UPDATE drizzle_kv_counters SET bytes = bytes + ${bytes}, entries = entries + ${entries} WHERE store = ${store} AND shard = 0`;
+  return [
+    `INSERT INTO drizzle_kv_counters (store, shard) VALUES (${store}, 0) ON CONFLICT (store, shard) DO NOTHING`,
+    `UPDATE drizzle_kv_counters SET bytes = (SELECT coalesce(sum(size), 0) FROM ${t}), entries = (SELECT count(*) FROM ${t}) WHERE store = ${store} AND shard = 0`,
+    `CREATE TRIGGER IF NOT EXISTS ${trigger('insert')} AFTER INSERT ON ${t} BEGIN ${add('new.size', '1')}; END`,
+    `CREATE TRIGGER IF NOT EXISTS ${trigger('update')} AFTER UPDATE OF size ON ${t} WHEN new.size <> old.size BEGIN ${add('new.size - old.size', '0')}; END`,
+    `CREATE TRIGGER IF NOT EXISTS ${trigger('delete')} AFTER DELETE ON ${t} BEGIN ${add('-old.size', '-1')}; END`,
+  ];
+}
 
 /**
  * Typed queries on the bookkeeping tables (`drizzle_kv_meta`, `drizzle_kv_stores`).
@@ -128,6 +154,11 @@ export class Registry {
     this.conn.client.exec(
       create ? `CREATE INDEX IF NOT EXISTS ${index} ON ${quote(name)} (${EVICTION_ORDER[policy].map(quote).join(', ')})` : `DROP INDEX IF EXISTS ${index}`,
     );
+  }
+
+  /** Starts or stops keeping the counters of the store `name` (see {@link usageTriggerStatements}). */
+  usageTriggers(name: string, on: boolean): void {
+    for (const statement of usageTriggerStatements(name, on)) this.conn.client.exec(statement);
   }
 
   /** Deletes what the database keeps of the store `name` besides its table: its counters and tag rows. */

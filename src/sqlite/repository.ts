@@ -266,12 +266,17 @@ export class KVRepository implements Repository<'sync'> {
   }
 
   usage(): Usage {
-    const row = this.#q('usage').get() as [number, number, number | null, number | null, string | null] | undefined;
+    const row = this.#q('usage').get() as [number | null, number | null, number | null, number | null, string | null] | undefined;
     if (row === undefined) {
       this.assertCurrent();
       return { bytes: 0, entries: 0, limits: null };
     }
-    return { bytes: row[0], entries: row[1], limits: limitsFromColumns(row[2], row[3], row[4]) };
+    return { bytes: row[0] ?? 0, entries: row[1] ?? 0, limits: limitsFromColumns(row[2], row[3], row[4]) };
+  }
+
+  measure(): { bytes: number; entries: number } {
+    const [bytes, entries] = this.#q('measure').get() as [number, number];
+    return { bytes, entries };
   }
 
   evict(policy: Exclude<EvictionPolicy, 'none'>, at: number, entries: number, bytes: number, limit: number): number {

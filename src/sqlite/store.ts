@@ -7,7 +7,7 @@ import { describe } from '../core/describe';
 import { KVError, KVTypeError } from '../core/errors';
 import type { KeyRange } from '../core/key-range';
 import { type KVStoreFileOptions, type KVStoreOptions, type ResolvedStoreOptions, resolveFileOptions } from '../core/options';
-import { PURGE_BATCH, StoreRules, needsExplaining } from '../core/rules';
+import { PURGE_BATCH, StoreRules, isTransient, needsExplaining } from '../core/rules';
 import type { Ttl } from '../core/ttl';
 import { SQLITE_CAPABILITIES } from './capabilities';
 import { type Connection, type ConnectionSource, borrowConnection, isConnectionSource, openConnection, resolveDatabasePath } from './connection';
@@ -285,7 +285,12 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
   stats(): StoreStats {
     const upkeep = this.#upkeep;
     return this.#run('stats', (repo) =>
-      repo.snapshot(() => upkeep.report(upkeep.persisted ? repo.counts() : undefined, upkeep.managed ? repo.usage() : undefined)),
+      repo.snapshot(() => {
+        const usage = upkeep.managed ? repo.usage() : undefined;
+        // A store without limits keeps no counters: its table is counted.
+        const held = usage !== undefined && usage.limits === null ? { ...usage, ...repo.measure() } : usage;
+        return upkeep.report(upkeep.persisted ? repo.counts() : undefined, held);
+      }),
     );
   }
 
@@ -425,20 +430,31 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
   }
 
   /**
-   * Runs a write of `written` rows, as `operation`. When the store has
-   * limits or something to fold in, the write and the upkeep after it
-   * (eviction, reads, statistics) share one IMMEDIATE transaction: with
-   * eviction `'none'`, a write that overfills the store is undone whole.
+   * Runs a write of `written` rows, as `operation`, then the upkeep after it
+   * (reads folded in, eviction, statistics) when the store has limits or
+   * something to fold in. With eviction `'none'` they share one IMMEDIATE
+   * transaction, so a write that overfills the store is undone whole;
+   * otherwise the upkeep follows the write (a read when nothing is over).
    */
   #write<T>(operation: string, written: number, now: number, fn: (repo: KVRepository) => T): T {
     const upkeep = this.#upkeep;
     return this.#run(operation, (repo) => {
       if (!upkeep.due()) return fn(repo);
-      return repo.immediate(() => {
-        const result = fn(repo);
+      if (upkeep.refusesOverfill) {
+        return repo.immediate(() => {
+          const result = fn(repo);
+          runSync(upkeep.afterWrite(repo, this.name, now, written, operation));
+          return result;
+        });
+      }
+      const result = fn(repo);
+      try {
         runSync(upkeep.afterWrite(repo, this.name, now, written, operation));
-        return result;
-      });
+      } catch (err) {
+        // The write landed; after a passing failure the next one checks the limits again and folds in what is pending.
+        if (written === 0 || !isTransient(toKVError(err, operation))) throw err;
+      }
+      return result;
     });
   }
 

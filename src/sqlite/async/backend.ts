@@ -16,7 +16,7 @@ type Runner = <T>(fn: () => T) => Promise<T>;
 /** Every query of a repository: what the async view forwards. */
 const REPOSITORY_METHODS = [
   'read', 'readMany', 'expiry', 'write', 'writeMany', 'writeIfAbsent', 'update', 'remove', 'take', 'setExpiry',
-  'keys', 'entries', 'page', 'count', 'clear', 'cull', 'invalidate', 'tagsOf', 'usage', 'evict', 'recordAccess',
+  'keys', 'entries', 'page', 'count', 'clear', 'cull', 'invalidate', 'tagsOf', 'usage', 'measure', 'evict', 'recordAccess',
   'addCounts', 'counts', 'resetCounts', 'assertCurrent',
 ] as const satisfies readonly (keyof Repository<'sync'>)[];
 
