@@ -2,7 +2,8 @@ import type { EntriesOptions, KVStoreApi, ListOptions, ManyEntries, StoreStats, 
 import { BackgroundFlush } from '../core/flush';
 import { runAsync } from '../core/format';
 import { type Limits, resolveLimits } from '../core/limits';
-import { Upkeep } from '../core/upkeep';
+import { COUNTER_BYTES, Upkeep } from '../core/upkeep';
+import { type EncodedValue, entrySize } from '../schema/value';
 import { describe } from '../core/describe';
 import { KVError, KVTypeError } from '../core/errors';
 import type { KeyRange } from '../core/key-range';
@@ -93,7 +94,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'set');
     const data = rules.encode(value, 'set');
-    return this.#write('set', 1, now, async (repo) => {
+    return this.#write('set', 1, entrySize(key, data), now, async (repo) => {
       this.#upkeep.count('expirations', await repo.write(key, data, expiresAt, now, rules.cullBudget(1), tags));
       this.#upkeep.count('sets');
     });
@@ -105,7 +106,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'add');
     const data = rules.encode(value, 'add');
-    return this.#write('add', 1, now, async (repo) => {
+    return this.#write('add', 1, entrySize(key, data), now, async (repo) => {
       const stored = await repo.writeIfAbsent(key, data, expiresAt, now, tags);
       if (stored) this.#upkeep.count('sets');
       return stored;
@@ -168,7 +169,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
     const rules = this.#rules;
     rules.key(key, operation);
     const delta = rules.delta(by, sign, operation);
-    return this.#write(operation, 1, rules.now(), async (repo) => {
+    return this.#write(operation, 1, entrySize(key, '') + COUNTER_BYTES, rules.now(), async (repo) => {
       const result = await repo.update(key, (row) => rules.increment(row, key, delta, operation));
       this.#upkeep.count('sets');
       return result;
@@ -200,7 +201,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'setMany');
     const { keys, values } = rules.batch(entries, 'setMany');
-    return this.#write('setMany', keys.length, now, async (repo) => {
+    return this.#write('setMany', keys.length, keys.reduce((n, k, i) => n + entrySize(k, values[i] as EncodedValue), 0), now, async (repo) => {
       this.#upkeep.count('expirations', await repo.writeMany(keys, values, expiresAt, now, rules.cullBudget(keys.length, true), tags));
       this.#upkeep.count('sets', keys.length);
     });
@@ -361,7 +362,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
 
   /** Folds what reads recorded into the database, as a write of nothing (and keeps the store within its limits). */
   #fold(operation: string): Promise<void> {
-    return this.#write(operation, 0, this.#rules.now(), async () => undefined);
+    return this.#write(operation, 0, 0, this.#rules.now(), async () => undefined);
   }
 
   /**
@@ -370,9 +371,9 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
    * store refuses overfilling (eviction `'none'`: an overfilling write is
    * undone whole), otherwise just after it, keeping the write's locks short.
    */
-  async #write<T>(operation: string, written: number, now: number, fn: (repo: Repository<'async'>) => Promise<T>): Promise<T> {
+  async #write<T>(operation: string, written: number, bytes: number, now: number, fn: (repo: Repository<'async'>) => Promise<T>): Promise<T> {
     const upkeep = this.#upkeep;
-    if (!upkeep.due()) return this.#run(operation, fn);
+    if (!upkeep.due(written, bytes)) return this.#run(operation, fn);
     if (upkeep.refusesOverfill) {
       const backend = this.#use(operation);
       return this.#run(operation, () =>

@@ -34,8 +34,16 @@ const ACCESS_MAX = 10_000;
 export const ACCESS_BATCH = 512;
 /** Rows a write may delete to bring its store back within its limits, besides twice the rows it wrote. */
 export const EVICT_BUDGET = 64;
+/** The bytes a counter's value takes at most (a JSON number): what `incr` counts against the limits before it writes. */
+export const COUNTER_BYTES = 24;
 /** A store with no limit known to the handle checks its database's limits every this many writes. */
 const CHECK_INTERVAL = 64;
+/**
+ * The share of a store's headroom (what its limits leave, at the last
+ * check) a handle may write before it checks again: with up to this many
+ * handles writing at once, skipped checks never take the store over.
+ */
+const HEADROOM_SHARE = 16;
 
 /** Reads of keys, waiting to be folded into the store: the time of the latest, and how many. */
 export interface Accesses {
@@ -57,6 +65,8 @@ export class Upkeep {
   #dirty = false;
   readonly #accesses = new Map<string, { at: number; n: number }>();
   #untilCheck = 1;
+  /** What this handle may still write without checking the limits (see {@link HEADROOM_SHARE}). */
+  #credit = { rows: 0, bytes: 0 };
 
   constructor(limits: RecordedLimits | null, persisted: boolean, managed: boolean) {
     this.limits = limits;
@@ -98,11 +108,19 @@ export class Upkeep {
    * has a limit, something waits to be folded in, or it is time to look
    * whether another process set a limit.
    */
-  due(): boolean {
+  due(rows: number, bytes: number): boolean {
     if (!this.managed) return false;
-    if (this.limits !== null || this.pending) return true;
+    if (this.pending) return true;
+    if (this.limits !== null && this.limits.eviction !== 'none') {
+      // Far below its limits, a store need not be checked at every write: this handle spends its share of the headroom.
+      const credit = this.#credit;
+      if (rows > credit.rows || bytes > credit.bytes || --this.#untilCheck <= 0) return true;
+      credit.rows -= rows;
+      credit.bytes -= bytes;
+      return false;
+    }
+    if (this.limits !== null) return true;
     if (--this.#untilCheck > 0) return false;
-    this.#untilCheck = CHECK_INTERVAL;
     return true;
   }
 
@@ -146,7 +164,14 @@ export class Upkeep {
     yield* this.#foldAccesses(repo);
     const usage = (yield* call(repo.usage())) as Usage;
     this.limits = usage.limits;
+    this.#untilCheck = CHECK_INTERVAL;
+    this.#credit = { rows: 0, bytes: 0 };
     yield* this.#enforce(repo, store, usage, at, written, operation);
+    const { limits } = usage;
+    if (limits !== null && overBy(usage).entries === 0 && overBy(usage).bytes === 0) {
+      const share = (limit: number | null, used: number) => (limit === null ? Infinity : Math.floor((limit - used) / HEADROOM_SHARE));
+      this.#credit = { rows: share(limits.maxEntries, usage.entries), bytes: share(limits.maxBytes, usage.bytes) };
+    }
     yield* this.flush(repo);
   }
 

@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { customType, index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-import type { EncodedValue } from './value';
+import { type EncodedValue, entrySize } from './value';
 
-export type { EncodedValue };
+export { type EncodedValue, entrySize };
 
 /**
  * The `value` column. Declared `BLOB` so SQLite applies no type affinity:
@@ -64,10 +64,6 @@ function defineKvTable(name: string) {
   );
 }
 
-/** What the `size` column holds for an entry: the UTF-8 bytes of its key and of its encoded value. */
-export function entrySize(key: string, value: EncodedValue): number {
-  return Buffer.byteLength(key) + (typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength);
-}
 
 /** The Drizzle table type shared by every store table, whatever its name. */
 export type KVTable = ReturnType<typeof defineKvTable>;

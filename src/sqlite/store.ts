@@ -1,7 +1,8 @@
 import type { EntriesOptions, KVStoreApi, ListOptions, ManyEntries, StoreStats, WriteOptions } from '../core/api';
 import { runSync } from '../core/format';
 import { type Limits, type RecordedLimits, resolveLimits } from '../core/limits';
-import { Upkeep } from '../core/upkeep';
+import { COUNTER_BYTES, Upkeep } from '../core/upkeep';
+import { type EncodedValue, entrySize } from '../schema/value';
 import { BackgroundFlush } from '../core/flush';
 import { describe } from '../core/describe';
 import { KVError, KVTypeError } from '../core/errors';
@@ -125,7 +126,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     this.#rules = new StoreRules(options, SQLITE_CAPABILITIES);
     this.#upkeep = new Upkeep(limits, options.stats === 'persisted', options.tables === 'managed');
     this.#flush = new BackgroundFlush(() => {
-      if (this.#repo !== undefined && this.#upkeep.pending) this.#write('flush', 0, this.#rules.now(), () => undefined);
+      if (this.#repo !== undefined && this.#upkeep.pending) this.#write('flush', 0, 0, this.#rules.now(), () => undefined);
     });
     if (this.#upkeep.persisted) this.#flush.start();
   }
@@ -154,7 +155,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'set');
     const data = rules.encode(value, 'set');
-    this.#write('set', 1, now, (repo) => {
+    this.#write('set', 1, entrySize(key, data), now, (repo) => {
       this.#upkeep.count('expirations', repo.write(key, data, expiresAt, now, rules.cullBudget(1), tags));
       this.#upkeep.count('sets');
     });
@@ -166,7 +167,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'add');
     const data = rules.encode(value, 'add');
-    return this.#write('add', 1, now, (repo) => {
+    return this.#write('add', 1, entrySize(key, data), now, (repo) => {
       const stored = repo.writeIfAbsent(key, data, expiresAt, now, tags);
       if (stored) this.#upkeep.count('sets');
       return stored;
@@ -229,7 +230,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     const rules = this.#rules;
     rules.key(key, operation);
     const delta = rules.delta(by, sign, operation);
-    return this.#write(operation, 1, rules.now(), (repo) => {
+    return this.#write(operation, 1, entrySize(key, '') + COUNTER_BYTES, rules.now(), (repo) => {
       const result = repo.update(key, (row) => rules.increment(row, key, delta, operation));
       this.#upkeep.count('sets');
       return result;
@@ -261,7 +262,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'setMany');
     const { keys, values } = rules.batch(entries, 'setMany');
-    this.#write('setMany', keys.length, now, (repo) => {
+    this.#write('setMany', keys.length, keys.reduce((n, k, i) => n + entrySize(k, values[i] as EncodedValue), 0), now, (repo) => {
       this.#upkeep.count('expirations', repo.writeMany(keys, values, expiresAt, now, rules.cullBudget(keys.length, true), tags));
       this.#upkeep.count('sets', keys.length);
     });
@@ -391,7 +392,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     this.#flush.stop();
     if (this.#upkeep.pending) {
       try {
-        this.#write('close', 0, this.#rules.now(), () => undefined);
+        this.#write('close', 0, 0, this.#rules.now(), () => undefined);
       } catch {
         // What was not folded in is approximate by design (docs/eviction.md): closing never fails for it.
       }
@@ -436,10 +437,10 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
    * transaction, so a write that overfills the store is undone whole;
    * otherwise the upkeep follows the write (a read when nothing is over).
    */
-  #write<T>(operation: string, written: number, now: number, fn: (repo: KVRepository) => T): T {
+  #write<T>(operation: string, written: number, bytes: number, now: number, fn: (repo: KVRepository) => T): T {
     const upkeep = this.#upkeep;
     return this.#run(operation, (repo) => {
-      if (!upkeep.due()) return fn(repo);
+      if (!upkeep.due(written, bytes)) return fn(repo);
       if (upkeep.refusesOverfill) {
         return repo.immediate(() => {
           const result = fn(repo);
