@@ -25,7 +25,7 @@
 //   declaration).
 import { execFileSync } from 'node:child_process';
 import { buildSync } from 'esbuild';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { rollup } from 'rollup';
 import { dts } from 'rollup-plugin-dts';
 import { createRequire } from 'node:module';
@@ -62,6 +62,17 @@ const engines = [
 for (const { entry, name, external } of engines) {
   buildSync({ ...common, entryPoints: [join(root, entry)], outfile: join(dist, `${name}.cjs`), external: [...external, 'drizzle-orm', 'drizzle-orm/*'] });
 }
+// dist/cli.cjs, the `drizzle-kv` command: small, loading the engine bundle beside it that its target needs.
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+buildSync({
+  ...common,
+  entryPoints: [join(root, 'src/cli/main.ts')],
+  outfile: join(dist, 'cli.cjs'),
+  banner: { js: '#!/usr/bin/env node' },
+  define: { __VERSION__: JSON.stringify(version) },
+  external: ['better-sqlite3', 'pg', '@libsql/client', 'drizzle-orm', 'drizzle-orm/*'],
+});
+chmodSync(join(dist, 'cli.cjs'), 0o755);
 // Not shipped: the internal modules test children drive directly (tests/internals.ts).
 buildSync({ ...common, entryPoints: [join(root, 'tests/internals.ts')], outfile: join(root, 'tests/.built/internals.cjs'), external: ['better-sqlite3'] });
 

@@ -40,6 +40,11 @@ export interface WriteOptions {
   /** Seconds until the entry expires; see {@link KVStoreApi.set}. */
   ttl?: Ttl;
   /**
+   * When the entry expires, in epoch milliseconds (a whole number after
+   * now), instead of `ttl`: for a time computed elsewhere, kept to the millisecond.
+   */
+  expiresAt?: number;
+  /**
    * Tags of the entry: non-empty strings (at most 64 an entry), for
    * {@link KVStoreApi.invalidateTag}. A write replaces the entry's tags (none
    * given: none kept); `incr`, `decr` and `touch` keep them.

@@ -86,15 +86,24 @@ export class StoreRules {
     }
     const options = ttlOrOptions as Record<string, unknown>;
     for (const name of Object.keys(options)) {
-      if (name !== 'ttl' && name !== 'tags') {
+      if (name !== 'ttl' && name !== 'tags' && name !== 'expiresAt') {
         throw new KVTypeError(
           'ERR_KV_INVALID_TTL',
-          `${operation}: ttl must be a number of seconds or write options { ttl, tags }, got ${describe(ttlOrOptions)} (unknown option ${JSON.stringify(name)})`,
+          `${operation}: ttl must be a number of seconds or write options { ttl, expiresAt, tags }, got ${describe(ttlOrOptions)} (unknown option ${JSON.stringify(name)})`,
         );
       }
     }
-    const { ttl, tags } = options as WriteOptions;
-    return { expiresAt: this.expiry(ttl, now, operation), tags: tags === undefined ? null : this.tags(tags, operation) };
+    const { ttl, tags, expiresAt } = options as WriteOptions;
+    const tagList = tags === undefined ? null : this.tags(tags, operation);
+    if (expiresAt === undefined) return { expiresAt: this.expiry(ttl, now, operation), tags: tagList };
+    if (ttl !== undefined) throw new KVTypeError('ERR_KV_INVALID_TTL', `${operation}: give ttl or expiresAt, not both`);
+    if (typeof expiresAt !== 'number' || !Number.isSafeInteger(expiresAt)) {
+      throw new KVTypeError('ERR_KV_INVALID_TTL', `${operation}: expiresAt must be a whole number of epoch milliseconds, got ${describe(expiresAt)}`);
+    }
+    if (expiresAt <= now) {
+      throw new KVRangeError('ERR_KV_INVALID_TTL', `${operation}: expiresAt ${expiresAt} is not after now (${now}): the entry would be expired already`);
+    }
+    return { expiresAt, tags: tagList };
   }
 
   /** Checks a list of tags: distinct, sorted; `null` when empty. */

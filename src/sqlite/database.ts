@@ -153,6 +153,43 @@ export class KVDatabase implements KVDatabaseApi<'sync', KVStore<unknown>, KVSto
   }
 
   /**
+   * Rebuilds the file without its free pages (`VACUUM`): after many
+   * deletes, evictions or a drop, the file shrinks to what it holds. Takes
+   * the write lock for as long as it copies the file (other processes' writes
+   * wait, up to their `timeout`), and needs that much free disk meanwhile.
+   *
+   * @returns the file's size in bytes before and after
+   */
+  vacuum(): { before: number; after: number } {
+    const connection = this.#use('vacuum');
+    const size = () => Number(connection.client.pragma('page_count', { simple: true })) * Number(connection.client.pragma('page_size', { simple: true }));
+    try {
+      const before = size();
+      connection.client.exec('VACUUM');
+      return { before, after: size() };
+    } catch (err) {
+      throw toKVError(err, 'vacuum');
+    }
+  }
+
+  /**
+   * Copies what the `-wal` holds into the file and truncates the `-wal`
+   * (`PRAGMA wal_checkpoint(TRUNCATE)`); writes of this file's stores do it
+   * by themselves when the `-wal` grows large (docs/guarantees.md).
+   *
+   * @returns whether it was blocked by a reader (`busy`), and the `-wal` pages it held and copied
+   */
+  checkpoint(): { busy: boolean; walPages: number; copied: number } {
+    const connection = this.#use('checkpoint');
+    try {
+      const [row] = connection.client.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+      return { busy: row?.busy === 1, walPages: Math.max(0, row?.log ?? 0), copied: Math.max(0, row?.checkpointed ?? 0) };
+    } catch (err) {
+      throw toKVError(err, 'checkpoint');
+    }
+  }
+
+  /**
    * Deletes the store `name` and all its entries. Open handles on it are closed.
    * A store written by a newer release (see {@link KVDatabase.inspect}) is
    * refused with `ERR_KV_FORMAT_TOO_NEW` unless `options.force`.
