@@ -85,7 +85,7 @@ check('the tarball ships the bundles, their declarations, the docs and the packa
   const files = run('tar', ['-tzf', tarball]).trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
   const expected = [
     'CHANGELOG.md', 'LICENSE', 'README.md',
-    'dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.mts', 'dist/index.mjs',
+    'dist/cli.cjs', 'dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.mts', 'dist/index.mjs',
     ...['libsql', 'pg', 'schema', 'sqlite'].flatMap((entry) => ['cjs', 'd.cts', 'd.mts', 'mjs'].map((ext) => `dist/${entry}.${ext}`)),
     'libsql/package.json', 'package.json', 'pg/package.json', 'schema/package.json', 'sqlite/package.json',
   ];
@@ -213,6 +213,17 @@ check('esbuild --minify: an app rebuilt with two classes swapped gets no result 
   // Keyed by name alone, the swap gives each class the other's short name, and so its cached result.
   build(app(classes.order, classes.user));
   assertEqual(JSON.parse(node(['app.cjs', cache], dir)), ['user 1', 'order 1', 'user 7'], 'rebuilt with the classes swapped');
+});
+
+check('the drizzle-kv command of an installed package: set and get on a SQLite file, from node_modules/.bin', () => {
+  const current = project();
+  const dir = join(current, 'bin');
+  mkdirSync(dir, { recursive: true });
+  const bin = join(current, 'node_modules/.bin/drizzle-kv');
+  const set = spawnSync(bin, ['set', 'cache.db', 'k', '{"a":1}'], { cwd: dir, encoding: 'utf8' });
+  if (set.status !== 0) throw new Error(`set failed (${set.status}): ${set.stderr}`);
+  const get = spawnSync(bin, ['get', 'cache.db', 'k'], { cwd: dir, encoding: 'utf8' });
+  assertEqual([get.status, get.stdout], [0, '{"a":1}\n'], 'get');
 });
 
 check('a SQLite app installs neither pg nor @libsql/client (optional peers)', () => {
