@@ -67,14 +67,24 @@ export const RAW_SCHEMA = `
     value BLOB NOT NULL,
     expires_at INTEGER,
     updated_at INTEGER NOT NULL DEFAULT 0,
-    size INTEGER NOT NULL DEFAULT 0
+    size INTEGER NOT NULL DEFAULT 0,
+    accessed_at INTEGER NOT NULL DEFAULT 0,
+    hits INTEGER NOT NULL DEFAULT 0,
+    tags TEXT
   );
-  CREATE INDEX IF NOT EXISTS t_expires_at_idx ON t(expires_at) WHERE expires_at IS NOT NULL;`;
-/** The raw baseline's upsert: the statement drizzle-kv's set runs, column for column. */
+  CREATE INDEX IF NOT EXISTS t_expires_at_idx ON t(expires_at) WHERE expires_at IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS t_tags (tag TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tag, key));
+  CREATE TRIGGER IF NOT EXISTS t_tags_insert AFTER INSERT ON t WHEN new.tags IS NOT NULL BEGIN
+    INSERT OR IGNORE INTO t_tags SELECT j.value, new.key FROM json_each(new.tags) AS j; END;
+  CREATE TRIGGER IF NOT EXISTS t_tags_update AFTER UPDATE OF tags ON t WHEN old.tags IS NOT new.tags BEGIN
+    DELETE FROM t_tags WHERE key = old.key; INSERT OR IGNORE INTO t_tags SELECT j.value, new.key FROM json_each(new.tags) AS j; END;
+  CREATE TRIGGER IF NOT EXISTS t_tags_delete AFTER DELETE ON t WHEN old.tags IS NOT NULL BEGIN
+    DELETE FROM t_tags WHERE key = old.key; END;`;
+/** The raw baseline's upsert: the statement drizzle-kv's set runs, column for column (format 3: a write is an access, with its tags). */
 export const RAW_UPSERT =
-  'INSERT INTO t (key, value, expires_at, updated_at, size) VALUES (?, ?, ?, ?, ?) ' +
+  'INSERT INTO t (key, value, expires_at, updated_at, size, accessed_at, hits, tags) VALUES (?, ?, ?, ?, ?, ?, 0, NULL) ' +
   'ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, ' +
-  'updated_at = excluded.updated_at, size = excluded.size';
+  'updated_at = excluded.updated_at, size = excluded.size, accessed_at = excluded.accessed_at, hits = 0, tags = excluded.tags';
 
 export function assertBuilt() {
   if (!existsSync(DIST)) {

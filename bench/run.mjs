@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BENCH_DIR, BUILT, ROOT, SIZES, TTL_SECONDS, assertBuilt, median } from './dataset.mjs';
+import { BENCH_DIR, BUILT, ROOT, SIZES, TTL_SECONDS, assertBuilt, key as keyOf, median } from './dataset.mjs';
 import { prepareEngines } from './engines.mjs';
 import { ratioChart } from './svg.mjs';
 
@@ -219,6 +219,19 @@ const AT_LIMIT = { n: quick ? 20_000 : 1_000_000, maxBytes: quick ? 200_000 : 10
 console.error(`at its limit: ${k(AT_LIMIT.n)} writes into maxBytes ${AT_LIMIT.maxBytes}`);
 const atLimit = worker('at-limit', 'drizzle-kv', { file: freshFile(), ...AT_LIMIT });
 
+// The `drizzle-kv` command, cold: `drizzle-kv get <file> <key>` from spawn to exit, next to the library's cold row.
+const cliCold = (() => {
+  const file = fixture('drizzle-kv', S.n);
+  const times = [];
+  for (let i = 0; i < S.coldRuns; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [join(tmp, 'dist/cli.cjs'), 'get', file, keyOf(0)], { encoding: 'utf8', env });
+    if (r.status !== 0) throw new Error(`drizzle-kv get failed: ${r.stderr}`);
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+})();
+
 // ── The table ────────────────────────────────────────────────────────────────
 const med = (row, system, field = 'value') => {
   const rs = row.results?.[system];
@@ -251,6 +264,10 @@ for (const row of rows.filter((r) => !r.hidden)) {
   }
 }
 
+const coldRow = rows.find((r) => r.job === 'cold');
+lines.push(
+  `| the \`drizzle-kv\` command, cold: \`drizzle-kv get <file> <key>\` of the ${k(S.n)} store, spawn to exit (ms) | ${num(cliCold)} | — | — | — | ${(cliCold / med(coldRow, 'drizzle-kv')).toFixed(2)}× the library's cold process |`,
+);
 lines.push(
   '',
   `**A store kept at its limit.** ${k(AT_LIMIT.n)} sets of ~100-byte entries into a store with \`maxBytes: ${AT_LIMIT.maxBytes}\` (eviction 'lrs'), one process:` +
@@ -299,10 +316,10 @@ const notes = [
   `Each cell is the median of ${S.reps} repetition${S.reps > 1 ? 's' : ''}, each in a fresh process. ratio = drizzle-kv / raw (below 1: drizzle-kv is faster).`,
   `N = ${k(S.n)} operations for the µs/op rows (keys \`user:<i>\`, value \`{"name":"Alice","age":30,"tags":["a","b"]}\`); gets read keys in a fixed scattered order.` +
     ` Keyv+sqlite: N = ${k(S.keyvN)} only (it is slow), its default setup (rollback journal, a sync per write), every call awaited.`,
-  'Raw better-sqlite3: the same table as drizzle-kv\'s store format 2 (`key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, expires_at INTEGER,' +
-    ' updated_at INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL DEFAULT 0`) and partial expiry index, WAL + synchronous=NORMAL' +
+  'Raw better-sqlite3: the same table as drizzle-kv\'s store format 3 (`key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, expires_at INTEGER,' +
+    ' updated_at, size, accessed_at, hits INTEGER NOT NULL DEFAULT 0, tags TEXT`), its partial expiry index and its tag index and triggers (which skip untagged rows), WAL + synchronous=NORMAL' +
     ' (drizzle-kv also sets a 128 MiB cache; no mmap by default, see the mmapSize rows), the same upsert `INSERT … ON CONFLICT(key) DO UPDATE` writing value, expires_at,' +
-    ' updated_at = now (ms) and size = UTF-8 bytes of key + JSON, expiry checked in JS, JSON values. Its purge is one `DELETE ... WHERE expires_at <= ?` (drizzle-kv deletes in batches of 1000);' +
+    ' updated_at = accessed_at = now (ms), hits = 0, tags and size = UTF-8 bytes of key + JSON, expiry checked in JS, JSON values. Its purge is one `DELETE ... WHERE expires_at <= ?` (drizzle-kv deletes in batches of 1000);' +
     ' its iteration steps one statement (`stmt.iterate()`; drizzle-kv runs one query per 256 rows).',
   `purgeExpired with nothing expired: mean of 100 calls per process; the first call alone: drizzle-kv ${num(med(purgeNone, 'drizzle-kv', 'first'))} ms, raw ${num(med(purgeNone, 'raw', 'first'))} ms. Expiry is simulated with a fake clock, no sleeping.`,
   `Durability: ${k(S.n)} autocommit sets on a fresh file, drizzle-kv \`{ durability: 'full' }\` vs the default 'normal', raw \`synchronous=FULL\` vs NORMAL (WAL both):` +

@@ -68,7 +68,7 @@ const systems = {
     /** One row, written at `now`: updated_at = now, size = UTF-8 bytes of key and JSON. */
     const write = (k, v, exp, now) => {
       const json = JSON.stringify(v);
-      upsert.run(k, json, exp, now, Buffer.byteLength(k) + Buffer.byteLength(json));
+      upsert.run(k, json, exp, now, Buffer.byteLength(k) + Buffer.byteLength(json), now);
     };
     const read = db.prepare('SELECT value, expires_at FROM t WHERE key = ?');
     const keys = db.prepare(`SELECT key FROM t WHERE ${live} ORDER BY key`).pluck();

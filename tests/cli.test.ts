@@ -22,7 +22,28 @@ function kv(args: string[], input?: string): { code: number; out: string; err: s
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
+/** The README's `console` session of the command: each `$ ` line a command, the lines after it its output. */
+function readmeSession(): { command: string; output: string }[] {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const block = /### The `drizzle-kv` command[\s\S]*?```console\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (block === undefined) throw new Error('README has no console block under "The `drizzle-kv` command"');
+  const steps: { command: string; output: string }[] = [];
+  for (const text of block.split('\n')) {
+    if (text.startsWith('$ ')) steps.push({ command: text.slice(2), output: '' });
+    else if (text !== '' || steps.length > 0) (steps[steps.length - 1] as { output: string }).output += `${text}\n`;
+  }
+  return steps.map((s) => ({ ...s, output: s.output.replace(/\n+$/, s.output.trim() === '' ? '' : '\n') }));
+}
+
 describe('drizzle-kv (the command)', () => {
+  it("runs the README's session, printing what it shows", () => {
+    const dir = tempDir();
+    for (const { command, output } of readmeSession()) {
+      const r = spawnSync('bash', ['-c', command.replace(/^drizzle-kv /, `"${process.execPath}" "${BIN}" `)], { cwd: dir, encoding: 'utf8' });
+      expect([command, r.status, r.stdout]).toEqual([command, 0, output]);
+    }
+  });
+
   it('sets, gets, lists and deletes, with exit codes that say what happened', () => {
     const db = tempDb();
     expect(kv(['set', db, 'user:1', '{"name":"Ann"}', '--ttl', '60', '--tags', 'users,team']).code).toBe(0);
