@@ -185,6 +185,14 @@ describe('drizzle-kv (the command)', () => {
     expect(table.replaceAll('\r', '')).toMatch(/^store\s+format\s+serializer\s+live\s+expired\s+bytes\s+limits\nkey_value_store\s+3\s+json\s+3000\s+0\s+\d+\s+no limit\n$/);
     // Piped, the same export draws nothing.
     expect(kv(['export', db, '--out', out]).err).toBe('');
+    // On a terminal, clear asks; "n" keeps everything, "y" deletes it.
+    const ask = (answer: string) => spawnSync('script', ['-qec', `${process.execPath} ${BIN} clear ${db}`, '/dev/null'], { encoding: 'utf8', input: `${answer}\n` });
+    const no = ask('n');
+    expect([no.status, no.stdout]).toEqual([3, expect.stringMatching(/Delete every entry of store "key_value_store"\? \[y\/N\]/)]);
+    expect(kv(['keys', db, '--limit', '1']).out).toBe('k0\n');
+    const yes = ask('y');
+    expect([yes.status, yes.stdout]).toEqual([0, expect.stringMatching(/deleted 3000 entries/)]);
+    expect(kv(['keys', db]).out).toBe('');
   });
 
   pgIt('works on a PostgreSQL URL, in a schema of its own', () => {
