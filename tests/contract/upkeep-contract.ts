@@ -103,6 +103,19 @@ export function describeUpkeepContract(backend: Backend): void {
         expect(() => scache({ store: memo, tags: 'users' as never })).toThrow(expect.objectContaining({ code: 'ERR_KV_INVALID_OPTION' }));
       });
 
+      it('takes an absolute expiry in epoch milliseconds (expiresAt), kept to the millisecond', async () => {
+        const store = await open();
+        await store.set('k', 1, { expiresAt: clock.now() + 1234 });
+        expect(await store.ttl('k')).toBe(1.234);
+        await store.setMany({ a: 1 }, { expiresAt: clock.now() + 1 });
+        clock.advance(0.001); // one millisecond
+        expect(await store.has('a')).toBe(false);
+        expect(await codeOf(() => store.set('k', 1, { ttl: 5, expiresAt: clock.now() + 5 }))).toBe('ERR_KV_INVALID_TTL');
+        expect(await codeOf(() => store.set('k', 1, { expiresAt: clock.now() }))).toBe('ERR_KV_INVALID_TTL');
+        expect(await codeOf(() => store.set('k', 1, { expiresAt: 1.5 }))).toBe('ERR_KV_INVALID_TTL');
+        expect(await store.ttl('k')).toBe(1.233);
+      });
+
       it('refuses tags that are not non-empty strings, too many tags, and unknown write options (as a bad TTL)', async () => {
         const store = await open();
         expect(await codeOf(() => store.set('k', 1, { tags: [''] }))).toBe('ERR_KV_INVALID_ARGUMENT');
