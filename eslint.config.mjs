@@ -65,4 +65,6 @@ export default tseslint.config(
   layer(['src/sqlite/store.ts'], ['./database', '../scache/*', '../index', ...notServers]),
   // The memoizer depends only on the stores' public interface (and opens the default SQLite store).
   layer(['src/scache/**'], ['../sqlite/*', '!../sqlite/store', '../pg/*', '../libsql/*', '../async/*', '../index']),
+  // The command loads the engines at run time, from the bundles beside it: it imports none of their code.
+  layer(['src/cli/**'], ['../pg/*', '../libsql/*', '../sqlite/*', '!../sqlite/database', '../scache/*', '../index', 'pg', '@libsql/*', 'better-sqlite3']),
 );
