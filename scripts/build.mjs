@@ -23,6 +23,8 @@
 //   tsc's, for require and for import, so that each resolves the app's
 //   drizzle-orm types in the same module system as the app (one copy of each
 //   declaration).
+// - dist/keyv.cjs (`drizzle-kv/keyv`): the Keyv 5 storage adapter, bundled like
+//   dist/sqlite.cjs; keyv stays external (only its types are used, from the app's keyv).
 import { execFileSync } from 'node:child_process';
 import { buildSync } from 'esbuild';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,6 +57,9 @@ const common = {
 buildSync({ ...common, entryPoints: [join(root, 'src/index.ts')], outfile: join(dist, 'index.cjs'), external: ['better-sqlite3'] });
 buildSync({ ...common, entryPoints: [join(root, 'src/schema/index.ts')], outfile: join(dist, 'schema.cjs'), external: ['drizzle-orm', 'drizzle-orm/*'] });
 buildSync({ ...common, entryPoints: [join(root, 'src/sqlite/async/index.ts')], outfile: join(dist, 'sqlite.cjs'), external: ['better-sqlite3'] });
+// dist/keyv.cjs (`drizzle-kv/keyv`): the Keyv adapter, with the sync SQLite store it opens for a path,
+// bundled like the root. It needs only Keyv's types: keyv (and anything of Keyv's) stays the app's.
+buildSync({ ...common, entryPoints: [join(root, 'src/keyv/index.ts')], outfile: join(dist, 'keyv.cjs'), external: ['better-sqlite3', 'keyv', '@keyv/*'] });
 const engines = [
   { entry: 'src/pg/index.ts', name: 'pg', external: ['pg'] },
   { entry: 'src/libsql/index.ts', name: 'libsql', external: ['@libsql/client'] },
@@ -85,6 +90,7 @@ function esmWrapper(cjs) {
 const exported = esmWrapper('index.cjs');
 esmWrapper('schema.cjs');
 esmWrapper('sqlite.cjs');
+esmWrapper('keyv.cjs');
 for (const { name } of engines) esmWrapper(`${name}.cjs`);
 
 /**
@@ -104,6 +110,7 @@ async function bundleDeclarations(entry, name) {
 await bundleDeclarations('src/index.d.ts', 'index');
 await bundleDeclarations('src/schema/index.d.ts', 'schema');
 await bundleDeclarations('src/sqlite/async/index.d.ts', 'sqlite');
+await bundleDeclarations('src/keyv/index.d.ts', 'keyv');
 for (const { entry, name } of engines) await bundleDeclarations(entry.replace(/\.ts$/, '.d.ts'), name);
 rmSync(join(root, '.build'), { recursive: true, force: true });
 console.log(`built ${relative(root, dist)}/ (${exported} exports)`);

@@ -7,6 +7,7 @@
 // - an ESM TypeScript app (nodenext, strict, skipLibCheck: false) using the store,
 //   and the README's Drizzle-app snippet on the newest drizzle-orm of the range;
 // - a CommonJS JavaScript app;
+// - a Keyv app on drizzle-kv/keyv (ESM TypeScript and CommonJS);
 // - an app on the oldest drizzle-orm and better-sqlite3 of the peer ranges;
 // - an app bundled with `esbuild --minify`, rebuilt with two classes swapped:
 //   no cached result crosses from one class to the other.
@@ -86,8 +87,8 @@ check('the tarball ships the bundles, their declarations, the docs and the packa
   const expected = [
     'CHANGELOG.md', 'LICENSE', 'README.md',
     'dist/cli.cjs', 'dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.mts', 'dist/index.mjs',
-    ...['libsql', 'pg', 'schema', 'sqlite'].flatMap((entry) => ['cjs', 'd.cts', 'd.mts', 'mjs'].map((ext) => `dist/${entry}.${ext}`)),
-    'libsql/package.json', 'package.json', 'pg/package.json', 'schema/package.json', 'sqlite/package.json',
+    ...['keyv', 'libsql', 'pg', 'schema', 'sqlite'].flatMap((entry) => ['cjs', 'd.cts', 'd.mts', 'mjs'].map((ext) => `dist/${entry}.${ext}`)),
+    'keyv/package.json', 'libsql/package.json', 'package.json', 'pg/package.json', 'schema/package.json', 'sqlite/package.json',
   ];
   assertEqual(files.filter((f) => !f.startsWith('docs/')), expected, 'files');
   if (!files.includes('docs/guarantees.md')) throw new Error('docs/ is not shipped, so the README links to it are dead');
@@ -294,6 +295,48 @@ check('ESM TypeScript on libSQL (nodenext, strict): drizzle-kv/libsql type-check
   });
   tsc(libsqlApp, dir);
   assertEqual(JSON.parse(node(['out/app.js'], dir)), [['a', 'b'], 2, 42, 42], 'output');
+});
+
+// --- a Keyv app: drizzle-kv/keyv on the app's own keyv -------------------------------
+check('ESM TypeScript and CommonJS with Keyv (nodenext, skipLibCheck: false): drizzle-kv/keyv type-checks and runs, one instance for import and require', () => {
+  const keyvApp = consumer('keyv', {
+    'drizzle-kv': `file:${tarball}`,
+    'better-sqlite3': installed('better-sqlite3'),
+    keyv: installed('keyv'),
+    typescript: installed('typescript'),
+    '@types/node': installed('@types/node'),
+  });
+  const dir = join(keyvApp, 'app');
+  write(dir, {
+    'package.json': { type: 'module' },
+    'tsconfig.json': { compilerOptions: { ...esmCompilerOptions, skipLibCheck: false, lib: ['es2023', 'esnext.disposable'] }, files: ['app.ts'] },
+    'app.ts': `import Keyv from 'keyv';
+      import { KeyvDrizzleKv, keyvSerializer } from 'drizzle-kv/keyv';
+      import { KVStore } from 'drizzle-kv';
+      import { createRequire } from 'node:module';
+      const adapter = new KeyvDrizzleKv({ path: 'app.db', table: 'cache' });
+      const keyv = new Keyv<{ n: number }>({ store: adapter, namespace: 'app' });
+      await keyv.set('a', { n: 1 }, 60_000);
+      await keyv.set('b', { n: 2 });
+      const listed: string[] = [];
+      for await (const [key] of keyv.iterator?.(undefined) ?? []) listed.push(key as string);
+      const store = new KVStore('app.db', { table: 'cache', serializer: keyvSerializer });
+      const ttl = Math.round(store.ttl('app:a') ?? 0);
+      store.close();
+      const required = createRequire(import.meta.url)('drizzle-kv/keyv') as typeof import('drizzle-kv/keyv');
+      const out = [await keyv.get('a'), listed, ttl, await keyv.get(['a', 'zz']), required.KeyvDrizzleKv === KeyvDrizzleKv];
+      await keyv.disconnect();
+      console.log(JSON.stringify(out));
+    `,
+    'app.cjs': `const { Keyv } = require('keyv');
+      const { KeyvDrizzleKv } = require('drizzle-kv/keyv');
+      const keyv = new Keyv({ store: new KeyvDrizzleKv('app.db'), namespace: 'cjs' });
+      keyv.set('k', 'v').then(() => keyv.get('k')).then(async (v) => { await keyv.disconnect(); console.log(JSON.stringify(v)); });
+    `,
+  });
+  tsc(keyvApp, dir);
+  assertEqual(JSON.parse(node(['out/app.js'], dir)), [{ n: 1 }, ['a', 'b'], 60, [{ n: 1 }, null], true], 'ESM output');
+  assertEqual(JSON.parse(node(['app.cjs'], dir)), 'v', 'CommonJS output');
 });
 
 // --- the oldest of the range ---------------------------------------------------

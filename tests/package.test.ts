@@ -56,9 +56,12 @@ describe('the built package', () => {
     expect(JSON.parse(out)).toEqual([42, 'ERR_KV_INVALID_VALUE', true, true]);
   });
 
-  it('ships each entry as a bundle for require and for import, with declarations for each, and nothing else', () => {
+  it('ships each entry as a bundle for require and for import, with declarations for each, the command, and nothing else', () => {
     expect(readdirSync(join(root, 'dist')).sort()).toEqual(
-      ['index', 'libsql', 'pg', 'schema', 'sqlite'].flatMap((entry) => ['cjs', 'd.cts', 'd.mts', 'mjs'].map((ext) => `${entry}.${ext}`)),
+      [
+        'cli.cjs',
+        ...['index', 'keyv', 'libsql', 'pg', 'schema', 'sqlite'].flatMap((entry) => ['cjs', 'd.cts', 'd.mts', 'mjs'].map((ext) => `${entry}.${ext}`)),
+      ].sort(),
     );
   });
 

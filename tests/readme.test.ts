@@ -98,7 +98,7 @@ function runBlock(block: Block, env: NodeJS.ProcessEnv): void {
     symlinkSync(root, join(dir, 'node_modules', 'drizzle-kv'), 'dir');
     // What an app using drizzle-kv has installed beside it.
     mkdirSync(join(dir, 'node_modules', '@libsql'));
-    for (const dep of ['drizzle-orm', 'better-sqlite3', 'pg', '@libsql/client']) symlinkSync(join(root, 'node_modules', dep), join(dir, 'node_modules', dep), 'dir');
+    for (const dep of ['drizzle-orm', 'better-sqlite3', 'pg', '@libsql/client', 'keyv']) symlinkSync(join(root, 'node_modules', dep), join(dir, 'node_modules', dep), 'dir');
     const js = ts.transpileModule(withAssertions(block.code), {
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
     }).outputText;
