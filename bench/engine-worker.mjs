@@ -438,12 +438,14 @@ async function libsqlStatements(client, s) {
   check(
     writes.length === 1 &&
       /^insert into/i.test(set.sql) &&
-      set.args.length === 5 &&
+      set.args.length === 7 &&
       set.args[0] === PROBE &&
       set.args[1] === json &&
       set.args[2] === null &&
       typeof set.args[3] === 'number' &&
-      set.args[4] === Buffer.byteLength(PROBE) + Buffer.byteLength(json),
+      set.args[4] === Buffer.byteLength(PROBE) + Buffer.byteLength(json) &&
+      set.args[5] === set.args[3] &&
+      set.args[6] === null,
     'libSQL set statement',
     writes,
   );
@@ -474,7 +476,8 @@ async function libsqlSystem(system, p) {
   return {
     async set(k, v) {
       const json = JSON.stringify(v);
-      await client.execute({ sql: setSql, args: [k, json, null, Date.now(), Buffer.byteLength(k) + Buffer.byteLength(json)] });
+      const now = Date.now();
+      await client.execute({ sql: setSql, args: [k, json, null, now, Buffer.byteLength(k) + Buffer.byteLength(json), now, null] });
     },
     async get(k) {
       const { rows } = await client.execute({ sql: getSql, args: [k] });
