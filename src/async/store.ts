@@ -94,7 +94,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'set');
     const data = rules.encode(value, 'set');
-    return this.#write('set', 1, entrySize(key, data), now, async (repo) => {
+    return this.#write('set', 1, () => entrySize(key, data), now, async (repo) => {
       this.#upkeep.count('expirations', await repo.write(key, data, expiresAt, now, rules.cullBudget(1), tags));
       this.#upkeep.count('sets');
     });
@@ -106,7 +106,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'add');
     const data = rules.encode(value, 'add');
-    return this.#write('add', 1, entrySize(key, data), now, async (repo) => {
+    return this.#write('add', 1, () => entrySize(key, data), now, async (repo) => {
       const stored = await repo.writeIfAbsent(key, data, expiresAt, now, tags);
       if (stored) this.#upkeep.count('sets');
       return stored;
@@ -169,7 +169,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
     const rules = this.#rules;
     rules.key(key, operation);
     const delta = rules.delta(by, sign, operation);
-    return this.#write(operation, 1, entrySize(key, '') + COUNTER_BYTES, rules.now(), async (repo) => {
+    return this.#write(operation, 1, () => entrySize(key, '') + COUNTER_BYTES, rules.now(), async (repo) => {
       const result = await repo.update(key, (row) => rules.increment(row, key, delta, operation));
       this.#upkeep.count('sets');
       return result;
@@ -201,7 +201,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'setMany');
     const { keys, values } = rules.batch(entries, 'setMany');
-    return this.#write('setMany', keys.length, keys.reduce((n, k, i) => n + entrySize(k, values[i] as EncodedValue), 0), now, async (repo) => {
+    return this.#write('setMany', keys.length, () => keys.reduce((n, k, i) => n + entrySize(k, values[i] as EncodedValue), 0), now, async (repo) => {
       this.#upkeep.count('expirations', await repo.writeMany(keys, values, expiresAt, now, rules.cullBudget(keys.length, true), tags));
       this.#upkeep.count('sets', keys.length);
     });
@@ -223,13 +223,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
   }
 
   async stats(): Promise<StoreStats> {
-    const upkeep = this.#upkeep;
-    return this.#run('stats', async (repo) => {
-      const usage = upkeep.managed ? await repo.usage() : undefined;
-      // A store without limits keeps no counters: its table is counted.
-      const held = usage !== undefined && usage.limits === null ? { ...usage, ...(await repo.measure()) } : usage;
-      return upkeep.report(upkeep.persisted ? await repo.counts() : undefined, held);
-    });
+    return this.#run('stats', (repo) => runAsync(this.#upkeep.stats(repo)));
   }
 
   async resetStats(): Promise<void> {
@@ -243,9 +237,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
   async setLimits(limits: Limits | null): Promise<void> {
     const resolved = resolveLimits(limits, 'setLimits');
     const backend = this.#use('setLimits');
-    if (!this.#upkeep.managed) {
-      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `setLimits: store "${this.name}" is a table the app's migrations manage (tables: 'external'); limits need the tables drizzle-kv manages`);
-    }
+    this.#upkeep.assertManaged('setLimits', this.name);
     try {
       await backend.setLimits(resolved);
     } catch (err) {
@@ -362,7 +354,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
 
   /** Folds what reads recorded into the database, as a write of nothing (and keeps the store within its limits). */
   #fold(operation: string): Promise<void> {
-    return this.#write(operation, 0, 0, this.#rules.now(), async () => undefined);
+    return this.#write(operation, 0, () => 0, this.#rules.now(), async () => undefined);
   }
 
   /**
@@ -371,7 +363,7 @@ export class AsyncKVStore<V = unknown> implements KVStoreApi<'async', V>, AsyncD
    * store refuses overfilling (eviction `'none'`: an overfilling write is
    * undone whole), otherwise just after it, keeping the write's locks short.
    */
-  async #write<T>(operation: string, written: number, bytes: number, now: number, fn: (repo: Repository<'async'>) => Promise<T>): Promise<T> {
+  async #write<T>(operation: string, written: number, bytes: () => number, now: number, fn: (repo: Repository<'async'>) => Promise<T>): Promise<T> {
     const upkeep = this.#upkeep;
     if (!upkeep.due(written, bytes)) return this.#run(operation, fn);
     if (upkeep.refusesOverfill) {

@@ -35,6 +35,16 @@ export interface Context {
 /** A refusal the user can fix: exit code 3, one line. */
 export class Refused extends Error {}
 
+/** The serializer of a store the tool can read and write (a built-in one), or `undefined` for a custom one. */
+function builtIn(info: StoreInfo): 'json' | 'v8' | undefined {
+  return info.serializer === 'json' || info.serializer === 'v8' ? info.serializer : undefined;
+}
+
+/** The refusal of a store written with a custom serializer, which only its own code can read and write. */
+function customSerializer(info: StoreInfo): Refused {
+  return new Refused(`store "${info.name}" was written with the custom serializer "${info.serializer}", which only its own code can read and write`);
+}
+
 /** Runs `fn` on the target's database, closed afterwards whatever happens. */
 async function withDatabase<T>(ctx: Context, options: OpenOptions, fn: (db: AsyncKVDatabase) => Promise<T>): Promise<T> {
   const db = await openTarget(ctx.target, { ...options, ...(ctx.pgSchema === undefined ? {} : { pgSchema: ctx.pgSchema }) });
@@ -68,11 +78,10 @@ async function withStore<T>(
       options.create === true && !all.some((s) => s.name === ctx.store)
         ? { name: ctx.store, version: 0, serializer: 'json', createdAt: 0, limits: null }
         : recordOf(all, ctx.store);
-    if (info.serializer !== 'json' && info.serializer !== 'v8') {
-      throw new Refused(`store "${info.name}" was written with the custom serializer "${info.serializer}", which only its own code can read`);
-    }
+    const serializer = builtIn(info);
+    if (serializer === undefined) throw customSerializer(info);
     const store = await db.store(info.name, {
-      serializer: info.serializer,
+      serializer,
       ...(options.stats === undefined ? {} : { stats: options.stats }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
@@ -87,11 +96,12 @@ export async function stores(ctx: Context): Promise<ExitCode> {
   const rows = await withDatabase(ctx, READ, async (db) => {
     const found = [];
     for (const info of await db.stores()) {
-      if (info.serializer !== 'json' && info.serializer !== 'v8') {
+      const serializer = builtIn(info);
+      if (serializer === undefined) {
         found.push({ ...info, live: undefined, expired: undefined, bytes: undefined });
         continue;
       }
-      const store = await db.store(info.name, { serializer: info.serializer });
+      const store = await db.store(info.name, { serializer });
       const [live, stats] = [await store.size, await store.stats()];
       found.push({ ...info, live, expired: (stats.entries ?? live) - live, bytes: stats.bytes });
     }
@@ -262,21 +272,24 @@ export async function importStore(ctx: Context, input: string | undefined): Prom
   await withDatabase(ctx, {}, async (db) => {
     const known = (await db.stores()).find((s) => s.name === ctx.store);
     let store: AsyncKVStore | undefined;
+    /** The store, opened at the first batch: a new one takes the serializer the export was made with. */
+    const open = (first: ExportLine): Promise<AsyncKVStore> => {
+      if (known === undefined) return db.store(ctx.store, { serializer: first.v8 !== undefined ? 'v8' : 'json', clock });
+      const serializer = builtIn(known);
+      if (serializer === undefined) throw customSerializer(known);
+      return db.store(ctx.store, { serializer, clock });
+    };
     const progress = new Progress(ctx.term, 'import');
     let batch: ExportLine[] = [];
     const flush = async () => {
       const rows = batch;
       batch = [];
-      if (rows.length === 0) return;
-      if (known !== undefined && known.serializer !== 'json' && known.serializer !== 'v8') {
-        throw new Refused(`store "${known.name}" was written with the custom serializer "${known.serializer}", which only its own code can write`);
-      }
-      // A new store takes the serializer the export was made with.
-      const serializer: 'json' | 'v8' = known === undefined ? (rows[0]?.v8 !== undefined ? 'v8' : 'json') : (known.serializer as 'json' | 'v8');
+      const first = rows[0];
+      if (first === undefined) return;
       // One instant per batch: a line is skipped as expired, or written, by the same clock the store checks it with.
       clock.at = Date.now();
       const now = clock.at;
-      store ??= await db.store(ctx.store, { serializer, clock });
+      store ??= await open(first);
       await store.transaction(async (tx) => {
         for (const row of rows) {
           if (row.expiresAt !== null && row.expiresAt <= now) {

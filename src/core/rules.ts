@@ -175,11 +175,6 @@ export class StoreRules {
     }
   }
 
-  /** The value of a row at `now`, or `fallback` when it is missing or expired. */
-  valueOf(row: StoredRow | undefined, key: string, now: number, fallback: unknown): unknown {
-    return this.isLive(row, now) ? this.decode(row[0], key) : fallback;
-  }
-
   /** The seconds a row has left at `now` (see `ttl()`). */
   secondsLeft(expiresAt: number | null | undefined, now: number): number | undefined {
     if (expiresAt === undefined || !isLive(expiresAt, now)) return undefined;

@@ -7,10 +7,10 @@
  * The after-write work is a plan (see `format.ts`), run by the sync store
  * inside the write's transaction and by the async stores after the write.
  */
-import type { StoreStats } from './api';
+import type { Mode, StoreStats } from './api';
+import { KVTypeError } from './errors';
 import { type Plan, call } from './format';
 import { type RecordedLimits, type Usage, fullError, overBy, toLowWater } from './limits';
-import type { Mode } from './api';
 import type { Repository } from './ports';
 
 /** The statistics a store counts. */
@@ -104,24 +104,37 @@ export class Upkeep {
   }
 
   /**
-   * Whether the write about to happen needs the after-write work: the store
-   * has a limit, something waits to be folded in, or it is time to look
-   * whether another process set a limit.
+   * Whether the write about to happen, of `rows` rows taking `bytes()`
+   * bytes, needs the after-write work: something waits to be folded in; the
+   * store has a limit and this handle's share of its headroom is spent (or
+   * its eviction is `'none'`, checked at every write); or it is time to look
+   * whether another process set or changed the limits. `bytes` is asked only
+   * when the headroom is counted.
    */
-  due(rows: number, bytes: number): boolean {
+  due(rows: number, bytes: () => number): boolean {
     if (!this.managed) return false;
     if (this.pending) return true;
-    if (this.limits !== null && this.limits.eviction !== 'none') {
-      // Far below its limits, a store need not be checked at every write: this handle spends its share of the headroom.
-      const credit = this.#credit;
-      if (rows > credit.rows || bytes > credit.bytes || --this.#untilCheck <= 0) return true;
-      credit.rows -= rows;
-      credit.bytes -= bytes;
-      return false;
+    if (this.limits?.eviction === 'none') return true;
+    if (--this.#untilCheck <= 0) return true;
+    if (this.limits === null) return false;
+    // Far below its limits, a store need not be checked at every write: this handle spends its share of the headroom.
+    const credit = this.#credit;
+    if (rows > credit.rows) return true;
+    const size = credit.bytes === Infinity ? 0 : bytes();
+    if (size > credit.bytes) return true;
+    credit.rows -= rows;
+    credit.bytes -= size;
+    return false;
+  }
+
+  /** Refuses `operation` on a table the app's migrations manage, which has no counters or limits. */
+  assertManaged(operation: string, store: string): void {
+    if (!this.managed) {
+      throw new KVTypeError(
+        'ERR_KV_INVALID_ARGUMENT',
+        `${operation}: store "${store}" is a table the app's migrations manage (tables: 'external'); limits need the tables drizzle-kv manages`,
+      );
     }
-    if (this.limits !== null) return true;
-    if (--this.#untilCheck > 0) return false;
-    return true;
   }
 
   /**
@@ -146,11 +159,6 @@ export class Upkeep {
     this.#dirty = false;
   }
 
-  /** Counts not yet added to the database's (so a persisted total can include them). */
-  unflushed(): Counts {
-    return { ...this.#unflushed };
-  }
-
   /**
    * The work after a write of `written` rows at `at`, in the write's
    * transaction or just after it: bring the store within its limits (expired
@@ -166,41 +174,57 @@ export class Upkeep {
     this.limits = usage.limits;
     this.#untilCheck = CHECK_INTERVAL;
     this.#credit = { rows: 0, bytes: 0 };
-    yield* this.#enforce(repo, store, usage, at, written, operation);
-    const { limits } = usage;
-    if (limits !== null && overBy(usage).entries === 0 && overBy(usage).bytes === 0) {
-      const share = (limit: number | null, used: number) => (limit === null ? Infinity : Math.floor((limit - used) / HEADROOM_SHARE));
-      this.#credit = { rows: share(limits.maxEntries, usage.entries), bytes: share(limits.maxBytes, usage.bytes) };
+    const over = overBy(usage);
+    if (over.bytes === 0 && over.entries === 0) {
+      const { limits } = usage;
+      if (limits !== null) {
+        const share = (limit: number | null, used: number) => (limit === null ? Infinity : Math.floor((limit - used) / HEADROOM_SHARE));
+        this.#credit = { rows: share(limits.maxEntries, usage.entries), bytes: share(limits.maxBytes, usage.bytes) };
+      }
+    } else {
+      yield* this.#enforce(repo, store, usage, over, at, written, operation);
     }
-    yield* this.flush(repo);
+    yield* this.#foldCounts(repo);
   }
 
-  *#enforce(repo: Repository<Mode>, store: string, usage: Usage, at: number, written: number, operation: string): Plan<void> {
-    let over = overBy(usage);
-    if (over.bytes === 0 && over.entries === 0) return;
+  /** Brings a store `over` its limits back within them (see {@link Upkeep.afterWrite}). */
+  *#enforce(
+    repo: Repository<Mode>,
+    store: string,
+    usage: Usage,
+    over: { bytes: number; entries: number },
+    at: number,
+    written: number,
+    operation: string,
+  ): Plan<void> {
     const budget = EVICT_BUDGET + 2 * written;
     const expired = (yield* call(repo.cull(at, budget))) as number;
     this.count('expirations', expired);
     let now = usage;
+    let left = over;
     if (expired > 0) {
       now = (yield* call(repo.usage())) as Usage;
-      over = overBy(now);
-      if (over.bytes === 0 && over.entries === 0) return;
+      left = overBy(now);
+      if (left.bytes === 0 && left.entries === 0) return;
     }
     const { limits } = now;
     if (limits === null) return;
     if (limits.eviction === 'none') throw fullError(store, now, operation);
-    over = toLowWater(now, over);
+    const target = toLowWater(now, left);
     // Under LFU a new entry, never read yet, would be the first to go: rows written at `at` are spared.
     // The other policies order the new rows last already (ties within a millisecond by insertion).
     const sparedFrom = limits.eviction === 'lfu' ? at : Number.MAX_SAFE_INTEGER;
-    const evicted = (yield* call(repo.evict(limits.eviction, sparedFrom, over.entries, over.bytes, budget - expired))) as number;
+    const evicted = (yield* call(repo.evict(limits.eviction, sparedFrom, target.entries, target.bytes, budget - expired))) as number;
     this.count('evictions', evicted);
   }
 
   /** Folds the recorded reads (at most {@link ACCESS_BATCH}) and the unflushed statistics into the database. */
   *flush(repo: Repository<Mode>): Plan<void> {
     yield* this.#foldAccesses(repo);
+    yield* this.#foldCounts(repo);
+  }
+
+  *#foldCounts(repo: Repository<Mode>): Plan<void> {
     if (this.#dirty) {
       const delta = this.#unflushed;
       yield* call(repo.addCounts(delta));
@@ -223,10 +247,22 @@ export class Upkeep {
     }
   }
 
-  /** The statistics {@link StoreStats} reports: this handle's, or with persisted statistics the database's plus what this handle has not yet added. */
-  report(persisted: Counts | undefined, usage: Usage | undefined): StoreStats {
-    const counts = persisted === undefined ? this.local() : sum(persisted, this.#unflushed);
-    return { ...counts, bytes: usage?.bytes, entries: usage?.entries, limits: usage?.limits ?? this.limits };
+  /**
+   * What {@link StoreStats} reports: this handle's counts, or with persisted
+   * statistics the database's plus what this handle has not yet added; and
+   * what the store holds, by its counters (a store without limits keeps none:
+   * its table is counted).
+   */
+  *stats(repo: Repository<Mode>): Plan<StoreStats> {
+    let held: { bytes: number; entries: number } | undefined;
+    let limits = this.limits;
+    if (this.managed) {
+      const usage = (yield* call(repo.usage())) as Usage;
+      limits = usage.limits;
+      held = limits === null ? ((yield* call(repo.measure())) as { bytes: number; entries: number }) : usage;
+    }
+    const counts = this.persisted ? sum((yield* call(repo.counts())) as Counts, this.#unflushed) : this.local();
+    return { ...counts, bytes: held?.bytes, entries: held?.entries, limits };
   }
 }
 

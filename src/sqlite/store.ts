@@ -126,7 +126,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     this.#rules = new StoreRules(options, SQLITE_CAPABILITIES);
     this.#upkeep = new Upkeep(limits, options.stats === 'persisted', options.tables === 'managed');
     this.#flush = new BackgroundFlush(() => {
-      if (this.#repo !== undefined && this.#upkeep.pending) this.#write('flush', 0, 0, this.#rules.now(), () => undefined);
+      if (this.#repo !== undefined && this.#upkeep.pending) this.#write('flush', 0, () => 0, this.#rules.now(), () => undefined);
     });
     if (this.#upkeep.persisted) this.#flush.start();
   }
@@ -155,7 +155,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'set');
     const data = rules.encode(value, 'set');
-    this.#write('set', 1, entrySize(key, data), now, (repo) => {
+    this.#write('set', 1, () => entrySize(key, data), now, (repo) => {
       this.#upkeep.count('expirations', repo.write(key, data, expiresAt, now, rules.cullBudget(1), tags));
       this.#upkeep.count('sets');
     });
@@ -167,7 +167,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'add');
     const data = rules.encode(value, 'add');
-    return this.#write('add', 1, entrySize(key, data), now, (repo) => {
+    return this.#write('add', 1, () => entrySize(key, data), now, (repo) => {
       const stored = repo.writeIfAbsent(key, data, expiresAt, now, tags);
       if (stored) this.#upkeep.count('sets');
       return stored;
@@ -230,7 +230,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     const rules = this.#rules;
     rules.key(key, operation);
     const delta = rules.delta(by, sign, operation);
-    return this.#write(operation, 1, entrySize(key, '') + COUNTER_BYTES, rules.now(), (repo) => {
+    return this.#write(operation, 1, () => entrySize(key, '') + COUNTER_BYTES, rules.now(), (repo) => {
       const result = repo.update(key, (row) => rules.increment(row, key, delta, operation));
       this.#upkeep.count('sets');
       return result;
@@ -262,7 +262,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     const now = rules.now();
     const { expiresAt, tags } = rules.write(ttl, now, 'setMany');
     const { keys, values } = rules.batch(entries, 'setMany');
-    this.#write('setMany', keys.length, keys.reduce((n, k, i) => n + entrySize(k, values[i] as EncodedValue), 0), now, (repo) => {
+    this.#write('setMany', keys.length, () => keys.reduce((n, k, i) => n + entrySize(k, values[i] as EncodedValue), 0), now, (repo) => {
       this.#upkeep.count('expirations', repo.writeMany(keys, values, expiresAt, now, rules.cullBudget(keys.length, true), tags));
       this.#upkeep.count('sets', keys.length);
     });
@@ -284,15 +284,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
   }
 
   stats(): StoreStats {
-    const upkeep = this.#upkeep;
-    return this.#run('stats', (repo) =>
-      repo.snapshot(() => {
-        const usage = upkeep.managed ? repo.usage() : undefined;
-        // A store without limits keeps no counters: its table is counted.
-        const held = usage !== undefined && usage.limits === null ? { ...usage, ...repo.measure() } : usage;
-        return upkeep.report(upkeep.persisted ? repo.counts() : undefined, held);
-      }),
-    );
+    return this.#run('stats', (repo) => repo.snapshot(() => runSync(this.#upkeep.stats(repo))));
   }
 
   resetStats(): void {
@@ -305,9 +297,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
 
   setLimits(limits: Limits | null): void {
     const resolved = resolveLimits(limits, 'setLimits');
-    if (!this.#upkeep.managed) {
-      throw new KVTypeError('ERR_KV_INVALID_ARGUMENT', `setLimits: store "${this.name}" is a table the app's migrations manage (tables: 'external'); limits need the tables drizzle-kv manages`);
-    }
+    this.#upkeep.assertManaged('setLimits', this.name);
     this.#run('setLimits', () => setStoreLimits(this.#binding.connection, this.name, this.#binding.options.serializer.name, resolved));
     this.#upkeep.limits = resolved;
   }
@@ -392,7 +382,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
     this.#flush.stop();
     if (this.#upkeep.pending) {
       try {
-        this.#write('close', 0, 0, this.#rules.now(), () => undefined);
+        this.#write('close', 0, () => 0, this.#rules.now(), () => undefined);
       } catch {
         // What was not folded in is approximate by design (docs/eviction.md): closing never fails for it.
       }
@@ -437,7 +427,7 @@ export class KVStore<V = unknown> implements KVStoreApi<'sync', V>, Disposable, 
    * transaction, so a write that overfills the store is undone whole;
    * otherwise the upkeep follows the write (a read when nothing is over).
    */
-  #write<T>(operation: string, written: number, bytes: number, now: number, fn: (repo: KVRepository) => T): T {
+  #write<T>(operation: string, written: number, bytes: () => number, now: number, fn: (repo: KVRepository) => T): T {
     const upkeep = this.#upkeep;
     return this.#run(operation, (repo) => {
       if (!upkeep.due(written, bytes)) return fn(repo);
